@@ -1,0 +1,52 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "MuleStream",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mulestream", targets: ["mulestream"]),
+        .library(name: "MuleCore", targets: ["MuleCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "Crdkafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        // Pure engine: no I/O, no Foundation, no clocks.
+        .target(name: "MuleCore"),
+        .target(name: "MuleRules", dependencies: ["MuleCore", "Yams"]),
+        .target(name: "MuleKafka", dependencies: ["Crdkafka"]),
+        .target(name: "MuleSimulator", dependencies: ["MuleCore"]),
+        .target(
+            name: "MuleEngine",
+            dependencies: [
+                "MuleCore", "MuleRules", "MuleKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "MuleTesting", dependencies: ["MuleCore", "MuleEngine", "MuleRules"]),
+        .executableTarget(
+            name: "mulestream",
+            dependencies: [
+                "MuleCore", "MuleRules", "MuleKafka", "MuleEngine", "MuleSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "MuleCoreTests", dependencies: ["MuleCore"]),
+        .testTarget(name: "MuleRulesTests", dependencies: ["MuleRules", "MuleCore"]),
+        .testTarget(name: "MuleKafkaTests", dependencies: ["MuleKafka"]),
+        .testTarget(name: "MuleSimulatorTests", dependencies: ["MuleSimulator", "MuleCore"]),
+        .testTarget(name: "MuleEngineTests", dependencies: ["MuleEngine", "MuleTesting", "MuleCore", "MuleRules", "MuleSimulator"]),
+        // Spawns the built `mulestream` binary and kcat against `mulestream dev-broker`.
+        .testTarget(name: "IntegrationTests", dependencies: ["MuleKafka"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

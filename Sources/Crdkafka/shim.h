@@ -1,0 +1,5 @@
+#ifndef MULESTREAM_CRDKAFKA_SHIM_H
+#define MULESTREAM_CRDKAFKA_SHIM_H
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#endif
