@@ -1,0 +1,1 @@
+// MuleEngine: placeholder until the module's first type lands.

@@ -1,0 +1,1 @@
+// MuleKafka: placeholder until the module's first type lands.

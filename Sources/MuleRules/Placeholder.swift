@@ -1,0 +1,1 @@
+// MuleRules: placeholder until the module's first type lands.

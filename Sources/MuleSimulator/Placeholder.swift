@@ -1,0 +1,1 @@
+// MuleSimulator: placeholder until the module's first type lands.

@@ -1,0 +1,1 @@
+// MuleTesting: placeholder until the module's first type lands.
