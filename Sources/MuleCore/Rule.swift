@@ -90,7 +90,10 @@ public struct Bound: Sendable, Equatable {
         self.max = max
     }
 
+    /// False for NaN: a metric that is undefined (a ratio with nothing received, a dwell with
+    /// nothing passed on) never satisfies a bound.
     @inlinable public func contains(_ v: Double) -> Bool {
+        if v.isNaN { return false }
         if let min, v < min { return false }
         if let max, v > max { return false }
         return true

@@ -1,0 +1,416 @@
+/// What to do with an event that arrives after the watermark has passed its event time.
+public enum LatePolicy: String, Sendable, CaseIterable {
+    /// Send it to the dead-letter destination with reason `late` (default).
+    case drop
+    /// Apply it anyway, out of order (its legs are inserted at their event-time position, but
+    /// rules already evaluated are not re-evaluated).
+    case process
+}
+
+/// Tuning of the detection core. Assembled once at start-up and validated by the caller.
+public struct DetectorConfig: Sendable, Equatable {
+    /// How far behind the newest event time an event may arrive and still be applied in order.
+    public var allowedLatenessMillis: Int64 = 5_000
+    public var latePolicy: LatePolicy = .drop
+    /// How long a transfer id is remembered to drop repeats.
+    public var dedupHorizonMillis: Int64 = 24 * 3_600_000
+    /// Upper bound on remembered transfer ids (memory cap of the dedup index).
+    public var maxDedupEntries: Int = 20_000_000
+    /// Legs kept per account; the oldest is dropped (and counted) beyond this.
+    public var maxLegsPerAccount: Int = 1024
+    /// Tracked accounts; beyond this the least recently active account is evicted (and counted).
+    public var maxAccounts: Int = 10_000_000
+    /// How long an idle account is remembered beyond the longest rule window (keeps
+    /// `account_age` meaningful); 0 = forget as soon as nothing in its window can matter.
+    public var accountMemoryMillis: Int64 = 0
+    /// Evidence ids listed per alert (the count is always complete).
+    public var evidenceLimit: Int = 32
+    /// Bytes of the ring that keeps transfer ids for evidence.
+    public var transferIdLogBytes: Int = 64 << 20
+
+    public init() {}
+}
+
+/// What the core did with one ingested event.
+public enum IngestOutcome: Sendable, Equatable {
+    /// Buffered; it is applied once the watermark passes it.
+    case accepted
+    /// Its id was seen within the dedup horizon: ignored.
+    case duplicate
+    /// Behind the watermark by `behindMillis` and dropped (`LatePolicy.drop`): dead-letter it.
+    case late(behindMillis: Int64)
+    /// Behind the watermark but applied anyway (`LatePolicy.process`).
+    case lateProcessed
+}
+
+/// Counters the core keeps; the engine exports them as metrics.
+public struct DetectorCounters: Sendable, Equatable {
+    public var ingested: UInt64 = 0
+    public var applied: UInt64 = 0
+    public var duplicates: UInt64 = 0
+    public var lateDropped: UInt64 = 0
+    public var lateProcessed: UInt64 = 0
+    public var legsEvicted: UInt64 = 0
+    public var accountsEvictedIdle: UInt64 = 0
+    public var accountsEvictedCap: UInt64 = 0
+    public var alertsRaised: UInt64 = 0
+    public var alertsSuppressedCooldown: UInt64 = 0
+    public var firingsBelowBands: UInt64 = 0
+    public var dedupForcedExpiries: UInt64 = 0
+
+    public init() {}
+}
+
+/// A rule with what its evaluation needs precomputed.
+@usableFromInline
+struct CompiledRule: Sendable {
+    @usableFromInline var rule: Rule
+    @usableFromInline var needsMatching: Bool
+    @usableFromInline var needsDwell: Bool
+    @usableFromInline var needsCreditTimes: Bool
+    @usableFromInline var needsDistinct: Bool
+    /// Fewest legs the window must hold for the rule to possibly fire (cheap pre-check).
+    @usableFromInline var minLegs: Int
+    @usableFromInline var onCredit: Bool
+    @usableFromInline var onDebit: Bool
+
+    init(_ rule: Rule) {
+        self.rule = rule
+        let ms = rule.conditions.metrics + rule.signals.flatMap(\.condition.metrics)
+        needsDwell = ms.contains { $0 == .dwellMedian || $0 == .dwellP90 }
+        needsMatching = needsDwell || ms.contains(.passThrough)
+        needsCreditTimes = ms.contains { if case .burst = $0 { true } else { false } }
+        needsDistinct = ms.contains(.distinctPayers) || ms.contains(.distinctPayees)
+        minLegs = CompiledRule.minimumLegs(rule.conditions)
+        onCredit = rule.trigger != .debit
+        onDebit = rule.trigger != .credit
+    }
+
+    static func minimumLegs(_ c: Condition) -> Int {
+        switch c {
+        case .all(let cs): return cs.map(minimumLegs).max() ?? 0
+        case .any(let cs): return cs.map(minimumLegs).min() ?? 0
+        case .not: return 0
+        case .metric(let m, let b):
+            switch m {
+            case .inCount, .distinctPayers, .outCount, .distinctPayees, .burst:
+                return Int(max(0, (b.min ?? 0).rounded(.up)))
+            default: return 0
+            }
+        }
+    }
+}
+
+/// The detection core: takes decoded transfers with their event time, keeps per-account
+/// sliding-window state, and raises alerts. Pure: no I/O and no clock — time moves only with
+/// the events' own timestamps (and `advanceWatermark`). The live engine, backtests, tests and
+/// benchmarks all drive this same value.
+///
+/// Event time: the watermark is `max event time seen - allowedLateness`. Accepted transfers wait
+/// in a reorder buffer and are applied in (event time, id hash) order once the watermark passes
+/// them, so out-of-order input within the lateness gives exactly the in-order result. A rule is
+/// evaluated for an account when one of its legs is applied, over the legs in
+/// `[t - window, t]` applied so far.
+public struct Detector: Sendable {
+    public let config: DetectorConfig
+    @usableFromInline var rules: [CompiledRule]
+    @usableFromInline let longestWindow: Int64
+    @usableFromInline var accounts = AccountTable()
+    @usableFromInline var states = ContiguousArray<AccountState>()
+    @usableFromInline var transferIds: TransferIdLog
+    @usableFromInline var dedup: DedupIndex
+    @usableFromInline var buffer = ReorderBuffer()
+    @usableFromInline var maxSeen: Int64 = .min
+    /// Every transfer with event time before this has been applied (or was late).
+    public private(set) var watermark: Int64 = .min
+    @usableFromInline var lruHead: Int32 = -1
+    @usableFromInline var lruTail: Int32 = -1
+    @usableFromInline var lastAlertAt: [UInt64: Int64] = [:]
+    @usableFromInline var scan = WindowScan()
+    public internal(set) var counters = DetectorCounters()
+    /// Alerts raised and not yet taken by `takeAlerts()`.
+    public internal(set) var alerts: [Alert] = []
+
+    public init(rules: [Rule], config: DetectorConfig = DetectorConfig()) {
+        precondition(rules.count < 65_536, "too many rules")
+        self.config = config
+        self.rules = rules.map(CompiledRule.init)
+        self.longestWindow = rules.map(\.windowMillis).max() ?? 0
+        self.transferIds = TransferIdLog(capacityBytes: config.transferIdLogBytes)
+        self.dedup = DedupIndex(maxEntries: config.maxDedupEntries)
+    }
+
+    /// The loaded rules, in evaluation order.
+    public var ruleList: [Rule] { rules.map(\.rule) }
+    /// Accounts currently tracked.
+    public var trackedAccounts: Int { accounts.count }
+    /// Transfers accepted and waiting for the watermark.
+    public var bufferedTransfers: Int { buffer.count }
+
+    /// Accepts one decoded transfer; `bytes` is the buffer its spans point into.
+
+    public mutating func ingest(_ t: DecodedTransfer, in bytes: UnsafeRawBufferPointer,
+                                position: SourcePosition = .none) -> IngestOutcome {
+        counters.ingested &+= 1
+        let idBytes = t.id.bytes(in: bytes)
+        let idHash = ByteHash.hash(idBytes, seed: ByteHash.transferSeed)
+        if !dedup.insert(idHash, at: t.timestamp) {
+            counters.duplicates &+= 1
+            return .duplicate
+        }
+        let isLate = t.timestamp < watermark
+        if isLate && config.latePolicy == .drop {
+            counters.lateDropped &+= 1
+            return .late(behindMillis: watermark - t.timestamp)
+        }
+        let payer = touchAccount(t.payer.bytes(in: bytes), at: t.timestamp)
+        let payee = touchAccount(t.payee.bytes(in: bytes), at: t.timestamp)
+        let handle = transferIds.append(idBytes)
+        let p = PendingTransfer(
+            ts: t.timestamp, idHash: idHash, amount: t.amount.units, txHandle: handle,
+            offset: position.offset, partition: position.partition, payer: payer, payee: payee,
+            channel: t.channel, payerKind: t.payerKind, payeeKind: t.payeeKind)
+        if isLate {
+            counters.lateProcessed &+= 1
+            apply(p, inOrder: false)
+            return .lateProcessed
+        }
+        buffer.push(p)
+        if t.timestamp > maxSeen {
+            maxSeen = t.timestamp
+            advanceWatermark(to: maxSeen &- config.allowedLatenessMillis)
+        }
+        return .accepted
+    }
+
+    /// Moves event time forward without an event (idle input, end of a replay: pass
+    /// `Int64.max` to apply everything buffered). Never moves it back.
+    public mutating func advanceWatermark(to newWatermark: Int64) {
+        guard newWatermark > watermark else { return }
+        watermark = newWatermark
+        while let ts = buffer.minTimestamp, ts < watermark {
+            apply(buffer.popMin(), inOrder: true)
+        }
+        if watermark > Int64.min + config.dedupHorizonMillis {
+            dedup.expire(before: watermark - config.dedupHorizonMillis)
+            counters.dedupForcedExpiries = dedup.forcedExpiries
+        }
+        evictIdle(limit: 256)
+    }
+
+    /// Hands over the alerts raised since the last call.
+    public mutating func takeAlerts() -> [Alert] {
+        defer { alerts.removeAll(keepingCapacity: true) }
+        return alerts
+    }
+
+    /// The lowest source offset on `partition` that is accepted but not yet applied; the engine
+    /// must not commit past it.
+    public func lowestBufferedOffset(partition: Int32) -> Int64? {
+        buffer.lowestOffset(partition: partition)
+    }
+
+    /// Approximate bytes of state (accounts, legs, dedup, id log), for metrics and sizing.
+    public var stateBytes: Int {
+        var legs = 0
+        for s in states { legs += s.legs.buf.capacity * MemoryLayout<Leg>.stride }
+        return accounts.memoryBytes + states.capacity * MemoryLayout<AccountState>.stride + legs
+            + dedup.memoryBytes + transferIds.memoryBytes + buffer.heap.capacity * MemoryLayout<PendingTransfer>.stride
+    }
+
+    // MARK: accounts
+
+
+    mutating func touchAccount(_ name: UnsafeRawBufferPointer, at ts: Int64) -> Int32 {
+        let (id, isNew) = accounts.intern(name)
+        let i = Int(id)
+        if isNew {
+            if i == states.count {
+                states.append(AccountState(firstSeen: ts))
+            } else {
+                states[i] = AccountState(firstSeen: ts)
+            }
+            scan.ensureCapacity(accounts.idCapacity)
+            lruAppend(id)
+            if accounts.count > config.maxAccounts { evictForCap() }
+        } else if ts < states[i].firstSeen {
+            states[i].firstSeen = ts
+        }
+        states[i].pendingRefs += 1
+        return id
+    }
+
+    @usableFromInline
+    mutating func lruAppend(_ id: Int32) {
+        states[Int(id)].lruPrev = lruTail
+        states[Int(id)].lruNext = -1
+        if lruTail >= 0 { states[Int(lruTail)].lruNext = id } else { lruHead = id }
+        lruTail = id
+    }
+
+    @usableFromInline
+    mutating func lruUnlink(_ id: Int32) {
+        let p = states[Int(id)].lruPrev
+        let n = states[Int(id)].lruNext
+        if p >= 0 { states[Int(p)].lruNext = n } else { lruHead = n }
+        if n >= 0 { states[Int(n)].lruPrev = p } else { lruTail = p }
+    }
+
+    @usableFromInline
+    mutating func lruTouch(_ id: Int32) {
+        if lruTail == id { return }
+        lruUnlink(id)
+        lruAppend(id)
+    }
+
+    mutating func forget(_ id: Int32) {
+        lruUnlink(id)
+        for r in 0..<rules.count { lastAlertAt.removeValue(forKey: UInt64(UInt32(bitPattern: id)) << 16 | UInt64(r)) }
+        states[Int(id)].legs = LegRing()
+        accounts.remove(id)
+    }
+
+    /// Forgets accounts that nothing can matter for any more: no legs within the longest window
+    /// (plus `accountMemoryMillis`), no pending transfer, no cool-down running.
+    mutating func evictIdle(limit: Int) {
+        guard watermark > Int64.min + longestWindow + config.accountMemoryMillis else { return }
+        let horizon = watermark - longestWindow - config.accountMemoryMillis
+        var budget = limit
+        while budget > 0, lruHead >= 0 {
+            budget -= 1
+            let id = lruHead
+            let s = states[Int(id)]
+            guard s.lastActive < horizon else { break }
+            if s.pendingRefs > 0 || s.cooldownUntil >= watermark {
+                lruTouch(id)  // still matters; look again later
+                continue
+            }
+            forget(id)
+            counters.accountsEvictedIdle &+= 1
+        }
+    }
+
+    @usableFromInline
+    mutating func evictForCap() {
+        var id = lruHead
+        var tries = 0
+        while id >= 0 && tries < 64 {
+            let next = states[Int(id)].lruNext
+            if states[Int(id)].pendingRefs == 0 {
+                forget(id)
+                counters.accountsEvictedCap &+= 1
+                return
+            }
+            id = next
+            tries += 1
+        }
+    }
+
+    // MARK: applying transfers
+
+    @usableFromInline
+    mutating func apply(_ p: PendingTransfer, inOrder: Bool) {
+        counters.applied &+= 1
+        let cap = config.maxLegsPerAccount
+        let keepFrom = p.ts &- longestWindow
+        let credit = Leg(ts: p.ts, amount: p.amount, txHandle: p.txHandle, counterparty: p.payer, isCredit: true,
+                         channel: p.channel, ownKind: p.payeeKind, counterpartyKind: p.payerKind)
+        let debit = Leg(ts: p.ts, amount: p.amount, txHandle: p.txHandle, counterparty: p.payee, isCredit: false,
+                        channel: p.channel, ownKind: p.payerKind, counterpartyKind: p.payeeKind)
+        addLeg(credit, to: p.payee, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+        addLeg(debit, to: p.payer, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+        if inOrder {
+            evaluate(account: p.payee, at: p.ts, credit: true)
+            evaluate(account: p.payer, at: p.ts, credit: false)
+        }
+    }
+
+    mutating func addLeg(_ leg: Leg, to account: Int32, inOrder: Bool, keepFrom: Int64, cap: Int) {
+        let i = Int(account)
+        states[i].pendingRefs -= 1
+        if inOrder { states[i].legs.dropBefore(keepFrom) }
+        let evicted = inOrder ? states[i].legs.append(leg, cap: cap) : states[i].legs.insertSorted(leg, cap: cap)
+        if evicted { counters.legsEvicted &+= 1 }
+        if leg.ts > states[i].lastActive { states[i].lastActive = leg.ts }
+        lruTouch(account)
+    }
+
+    @usableFromInline
+    mutating func evaluate(account: Int32, at t: Int64, credit: Bool) {
+        for r in 0..<rules.count {
+            let rule = rules[r]
+            if credit ? !rule.onCredit : !rule.onDebit { continue }
+            let from = t &- rule.rule.windowMillis
+            let start = states[Int(account)].legs.firstIndex(atOrAfter: from)
+            let inWindow = states[Int(account)].legs.count - start
+            if inWindow < rule.minLegs { continue }
+            scan.run(legs: states[Int(account)].legs, start: start, rule: rule, now: t, firstSeen: states[Int(account)].firstSeen)
+            guard scan.holds(rule.rule.conditions) else { continue }
+            var score = rule.rule.scoreBase
+            for s in rule.rule.signals where scan.holds(s.condition) { score += s.weight }
+            score = min(1, max(0, score))
+            var action: String?
+            if !rule.rule.outcomes.isEmpty {
+                guard let band = rule.rule.outcomes.last(where: { score >= $0.minScore }) else {
+                    counters.firingsBelowBands &+= 1
+                    continue
+                }
+                action = band.action
+            }
+            let key = UInt64(UInt32(bitPattern: account)) << 16 | UInt64(r)
+            if let last = lastAlertAt[key], t < last &+ rule.rule.cooldownMillis {
+                counters.alertsSuppressedCooldown &+= 1
+                continue
+            }
+            lastAlertAt[key] = t
+            let until = t &+ rule.rule.cooldownMillis
+            if until > states[Int(account)].cooldownUntil { states[Int(account)].cooldownUntil = until }
+            alerts.append(makeAlert(account: account, rule: rule, start: start, at: t, score: score, action: action))
+            counters.alertsRaised &+= 1
+        }
+    }
+
+    func makeAlert(account: Int32, rule: CompiledRule, start: Int, at t: Int64, score: Double, action: String?) -> Alert {
+        let legs = states[Int(account)].legs
+        var evidence: [String] = []
+        var count = 0
+        var windowStart = t
+        for i in start..<legs.count {
+            let leg = legs[i]
+            let f = leg.isCredit ? rule.rule.credits : rule.rule.debits
+            guard f.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+            if count == 0 { windowStart = leg.ts }
+            count += 1
+            if evidence.count < config.evidenceLimit, let id = transferIds.name(leg.txHandle) { evidence.append(id) }
+        }
+        let name = accounts.name(account)
+        let window = AlertWindow(
+            start: windowStart, end: t, inCount: scan.inCount, inAmount: Money(units: scan.inAmount),
+            distinctPayers: scan.distinctPayers, outCount: scan.outCount, outAmount: Money(units: scan.outAmount),
+            distinctPayees: scan.distinctPayees, passThrough: scan.passThrough,
+            medianDwellSeconds: scan.needsDwellValue ? scan.dwellMedian.map { $0 / 1000 } : nil)
+        return Alert(
+            alertId: Detector.alertId(account: name, rule: rule.rule, start: windowStart, end: t),
+            account: name, ruleId: rule.rule.id, ruleVersion: rule.rule.version, severity: rule.rule.severity,
+            mode: rule.rule.mode, action: action, score: score, eventTs: t, window: window,
+            evidence: evidence, evidenceCount: count)
+    }
+
+    /// Deterministic alert id: 32 hex digits from the account, `rule@version` and the window.
+    public static func alertId(account: String, rule: Rule, start: Int64, end: Int64) -> String {
+        var bytes = Array(account.utf8)
+        bytes.append(0)
+        bytes.append(contentsOf: rule.key.utf8)
+        bytes.append(0)
+        for v in [start, end] {
+            for k in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * k))) }
+        }
+        let a = ByteHash.hash(bytes, seed: ByteHash.alertSeedA)
+        let b = ByteHash.hash(bytes, seed: ByteHash.alertSeedB)
+        func hex(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return hex(a) + hex(b)
+    }
+}

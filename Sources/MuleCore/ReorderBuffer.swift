@@ -1,0 +1,96 @@
+/// Where an event came from, so the engine can commit only offsets whose events are processed.
+public struct SourcePosition: Sendable, Equatable {
+    public var partition: Int32
+    public var offset: Int64
+
+    @inlinable public init(partition: Int32, offset: Int64) {
+        self.partition = partition
+        self.offset = offset
+    }
+
+    /// For sources without offsets (files, tests).
+    public static let none = SourcePosition(partition: -1, offset: -1)
+}
+
+/// A transfer accepted into the core but not yet applied: interned, with its id in the log.
+@usableFromInline
+struct PendingTransfer: Sendable {
+    @usableFromInline var ts: Int64
+    @usableFromInline var idHash: UInt64
+    @usableFromInline var amount: Int64
+    @usableFromInline var txHandle: UInt64
+    @usableFromInline var offset: Int64
+    @usableFromInline var partition: Int32
+    @usableFromInline var payer: Int32
+    @usableFromInline var payee: Int32
+    @usableFromInline var channel: Channel
+    @usableFromInline var payerKind: AccountKind
+    @usableFromInline var payeeKind: AccountKind
+
+    /// Event-time order, ties broken by the id hash so the order does not depend on arrival.
+    @inlinable @inline(__always)
+    func precedes(_ o: PendingTransfer) -> Bool {
+        ts < o.ts || (ts == o.ts && idHash < o.idHash)
+    }
+}
+
+/// Holds accepted transfers until the watermark passes them, then releases them in event-time
+/// order: out-of-order input within the allowed lateness is applied exactly as if it had
+/// arrived in order. A binary min-heap on (event time, id hash).
+@usableFromInline
+struct ReorderBuffer: Sendable {
+    @usableFromInline var heap: [PendingTransfer] = []
+
+    @usableFromInline init() { heap.reserveCapacity(1024) }
+
+    @inlinable var count: Int { heap.count }
+    @inlinable var minTimestamp: Int64? { heap.first?.ts }
+
+    @inlinable
+    mutating func push(_ p: PendingTransfer) {
+        heap.append(p)
+        var i = heap.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if heap[i].precedes(heap[parent]) {
+                heap.swapAt(i, parent)
+                i = parent
+            } else {
+                break
+            }
+        }
+    }
+
+    @inlinable
+    mutating func popMin() -> PendingTransfer {
+        let top = heap[0]
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var i = 0
+            let n = heap.count
+            while true {
+                let l = 2 * i + 1
+                if l >= n { break }
+                var c = l
+                if l + 1 < n && heap[l + 1].precedes(heap[l]) { c = l + 1 }
+                if heap[c].precedes(heap[i]) {
+                    heap.swapAt(c, i)
+                    i = c
+                } else {
+                    break
+                }
+            }
+        }
+        return top
+    }
+
+    /// Lowest source offset still held for `partition` (not yet applied), if any.
+    func lowestOffset(partition: Int32) -> Int64? {
+        var best: Int64?
+        for p in heap where p.partition == partition {
+            if best == nil || p.offset < best! { best = p.offset }
+        }
+        return best
+    }
+}

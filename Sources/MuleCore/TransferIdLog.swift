@@ -1,0 +1,42 @@
+/// A bounded ring of transfer id bytes, so alerts can name their evidence without keeping a
+/// `String` per leg. Each append returns a handle (an absolute byte position); once the ring has
+/// wrapped past a handle, that id is gone and `name(_:)` returns nil (the alert then reports the
+/// evidence count but fewer ids). Capacity is configurable (`DetectorConfig.transferIdLogBytes`).
+public struct TransferIdLog: Sendable {
+    @usableFromInline var ring: [UInt8]
+    @usableFromInline var written: UInt64 = 0
+    @usableFromInline let mask: UInt64
+
+    public init(capacityBytes: Int) {
+        var cap = 1024
+        while cap < capacityBytes { cap <<= 1 }
+        ring = Array(repeating: 0, count: cap)
+        mask = UInt64(cap - 1)
+    }
+
+    /// Appends an id (at most 255 bytes; ids are at most 128 by contract).
+    @inlinable
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        let handle = written
+        let n = min(bytes.count, 255)
+        ring.withUnsafeMutableBytes { r in
+            r[Int(written & mask)] = UInt8(n)
+            for i in 0..<n { r[Int((written &+ 1 &+ UInt64(i)) & mask)] = bytes[i] }
+        }
+        written &+= UInt64(n + 1)
+        return handle
+    }
+
+    /// The id stored at `handle`, or nil once it has been overwritten.
+    public func name(_ handle: UInt64) -> String? {
+        let cap = UInt64(ring.count)
+        guard handle < written, written - handle <= cap else { return nil }
+        let n = Int(ring[Int(handle & mask)])
+        guard written - handle >= UInt64(n + 1) else { return nil }
+        var bytes = [UInt8](repeating: 0, count: n)
+        for i in 0..<n { bytes[i] = ring[Int((handle &+ 1 &+ UInt64(i)) & mask)] }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    public var memoryBytes: Int { ring.capacity }
+}
