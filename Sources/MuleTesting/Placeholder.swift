@@ -1,1 +1,0 @@
-// MuleTesting: placeholder until the module's first type lands.
