@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "MuleRules", dependencies: ["MuleCore", "Yams"]),
         .target(name: "MuleKafka", dependencies: ["Crdkafka"]),
         .target(name: "MuleSimulator", dependencies: ["MuleCore"]),
+        // Replaying NDJSON files through the core and scoring alerts against labels.
+        .target(name: "MuleBacktest", dependencies: ["MuleCore"]),
         .target(
             name: "MuleEngine",
             dependencies: [
@@ -35,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "mulestream",
             dependencies: [
-                "MuleCore", "MuleRules", "MuleKafka", "MuleEngine", "MuleSimulator",
+                "MuleCore", "MuleRules", "MuleKafka", "MuleEngine", "MuleSimulator", "MuleBacktest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "MuleCoreTests", dependencies: ["MuleCore", "MuleTesting"]),
         .testTarget(name: "MuleRulesTests", dependencies: ["MuleRules", "MuleCore"]),
         .testTarget(name: "MuleKafkaTests", dependencies: ["MuleKafka"]),
+        .testTarget(name: "MuleBacktestTests", dependencies: ["MuleBacktest", "MuleCore", "MuleTesting"]),
         .testTarget(name: "MuleSimulatorTests", dependencies: ["MuleSimulator", "MuleCore"]),
         .testTarget(name: "MuleEngineTests", dependencies: ["MuleEngine", "MuleTesting", "MuleCore", "MuleRules", "MuleSimulator"]),
         // Spawns the built `mulestream` binary and kcat against `mulestream dev-broker`.

@@ -106,7 +106,10 @@ struct CompiledRule: Sendable {
 /// the events' own timestamps (and `advanceWatermark`). The live engine, backtests, tests and
 /// benchmarks all drive this same value.
 ///
-/// Event time: the watermark is `max event time seen - allowedLateness`. Accepted transfers wait
+/// Event time: the watermark is `max event time seen - allowedLateness`, where "max event time
+/// seen" is taken per source partition and the slowest partition that is holding the watermark
+/// counts (a partition far behind the others must not see its events declared late; an idle or
+/// revoked partition is released with `releaseWatermarkHold`). Accepted transfers wait
 /// in a reorder buffer and are applied in (event time, id hash) order once the watermark passes
 /// them, so out-of-order input within the lateness gives exactly the in-order result. A rule is
 /// evaluated for an account when one of its legs is applied, over the legs in
@@ -121,8 +124,14 @@ public struct Detector: Sendable {
     @usableFromInline var dedup: DedupIndex
     @usableFromInline var buffer = ReorderBuffer()
     @usableFromInline var maxSeen: Int64 = .min
+    /// Newest event time accepted so far (`Int64.min` before the first event).
+    public var maxEventTime: Int64 { maxSeen }
     /// Every transfer with event time before this has been applied (or was late).
     public private(set) var watermark: Int64 = .min
+    /// Newest event time per source partition (index = partition + 1, so `.none` is slot 0).
+    @usableFromInline var partitionMax: [Int64] = []
+    /// Whether the partition holds the watermark back (it delivered events or was declared).
+    @usableFromInline var partitionHolds: [Bool] = []
     @usableFromInline var lruHead: Int32 = -1
     @usableFromInline var lruTail: Int32 = -1
     @usableFromInline var lastAlertAt: [UInt64: Int64] = [:]
@@ -176,11 +185,61 @@ public struct Detector: Sendable {
             return .lateProcessed
         }
         buffer.push(p)
-        if t.timestamp > maxSeen {
-            maxSeen = t.timestamp
-            advanceWatermark(to: maxSeen &- config.allowedLatenessMillis)
+        if t.timestamp > maxSeen { maxSeen = t.timestamp }
+        let slot = Int(position.partition) + 1
+        if slot >= partitionMax.count { growPartitions(slot + 1) }
+        if t.timestamp > partitionMax[slot] || !partitionHolds[slot] {
+            let wasHolding = partitionHolds[slot]
+            if t.timestamp > partitionMax[slot] { partitionMax[slot] = t.timestamp }
+            partitionHolds[slot] = true
+            if wasHolding || partitionMax[slot] > watermark { advanceWatermark(to: heldWatermark()) }
         }
         return .accepted
+    }
+
+    /// The slowest holding partition's newest event time, minus the allowed lateness.
+    func heldWatermark() -> Int64 {
+        var low = Int64.max
+        var any = false
+        for i in 0..<partitionMax.count where partitionHolds[i] {
+            any = true
+            if partitionMax[i] < low { low = partitionMax[i] }
+        }
+        if !any { low = maxSeen }
+        if low == .min { return .min }
+        return low &- config.allowedLatenessMillis
+    }
+
+    mutating func growPartitions(_ n: Int) {
+        while partitionMax.count < n {
+            partitionMax.append(.min)
+            partitionHolds.append(false)
+        }
+    }
+
+    /// Declares source partitions whose events are coming (the engine calls this on assignment):
+    /// the watermark waits for each of them until it delivers or is released.
+    public mutating func holdWatermark(for partitions: [Int32]) {
+        for p in partitions where p >= -1 {
+            let slot = Int(p) + 1
+            if slot >= partitionMax.count { growPartitions(slot + 1) }
+            partitionHolds[slot] = true
+        }
+    }
+
+    /// Stops a partition from holding the watermark back (it is idle or was revoked). If it
+    /// delivers again it holds again; its events older than the watermark are then late.
+    public mutating func releaseWatermarkHold(partition p: Int32) {
+        let slot = Int(p) + 1
+        guard slot < partitionHolds.count, partitionHolds[slot] else { return }
+        partitionHolds[slot] = false
+        advanceWatermark(to: heldWatermark())
+    }
+
+    /// Whether `partition` currently holds the watermark back.
+    public func holdsWatermark(partition p: Int32) -> Bool {
+        let slot = Int(p) + 1
+        return slot < partitionHolds.count && partitionHolds[slot]
     }
 
     /// Moves event time forward without an event (idle input, end of a replay: pass
@@ -208,6 +267,16 @@ public struct Detector: Sendable {
     /// must not commit past it.
     public func lowestBufferedOffset(partition: Int32) -> Int64? {
         buffer.lowestOffset(partition: partition)
+    }
+
+    /// For every partition with transfers still buffered, the lowest such offset (one pass).
+    public func lowestBufferedOffsets() -> [Int32: Int64] {
+        var out: [Int32: Int64] = [:]
+        for p in buffer.heap where p.partition >= 0 {
+            if let cur = out[p.partition], cur <= p.offset { continue }
+            out[p.partition] = p.offset
+        }
+        return out
     }
 
     /// Approximate bytes of state (accounts, legs, dedup, id log), for metrics and sizing.

@@ -1,0 +1,54 @@
+import MuleCore
+import MuleKafka
+
+/// Everything the live engine needs, assembled once at start-up (flags → value) and validated
+/// before anything connects. Nothing below reads the environment later.
+public struct EngineConfig: Sendable {
+    /// librdkafka properties for both the consumer and the producer (`bootstrap.servers`,
+    /// `group.id`, security settings, `-X` pass-through).
+    public var kafka: KafkaConfig
+    public var inputTopic: String
+    public var outputTopic: String
+    /// Where undecodable and late events go, with the reason in a `reason` header.
+    public var deadLetterTopic: String
+    public var detector = DetectorConfig()
+    public var decoderLimits = DecoderLimits()
+    /// Messages taken per poll.
+    public var pollBatch = 2000
+    public var pollTimeoutMillis: Int32 = 100
+    /// How often processed input offsets are committed (after the alerts they caused are acknowledged).
+    public var commitIntervalMillis: Int64 = 1000
+    /// After this long with no input, event time is advanced past the newest event so buffered
+    /// transfers are applied (otherwise the last few seconds of a quiet topic would wait for the
+    /// next event). 0 disables.
+    public var idleFlushMillis: Int64 = 2000
+    /// Stop by itself once input has been idle this long and nothing is buffered (demo, scripts,
+    /// tests); nil = run until stopped.
+    public var exitWhenIdleMillis: Int64?
+    /// Log a progress line this often (0 = never).
+    public var progressIntervalMillis: Int64 = 10_000
+
+    public init(kafka: KafkaConfig, inputTopic: String, outputTopic: String, deadLetterTopic: String? = nil) {
+        self.kafka = kafka
+        self.inputTopic = inputTopic
+        self.outputTopic = outputTopic
+        self.deadLetterTopic = deadLetterTopic ?? "\(inputTopic).dlq"
+    }
+
+    /// Problems a person can act on; empty when the configuration is usable.
+    public func problems() -> [String] {
+        var out: [String] = []
+        if kafka["bootstrap.servers"]?.isEmpty ?? true { out.append("bootstrap.servers (--brokers) is required") }
+        if kafka["group.id"]?.isEmpty ?? true { out.append("group.id (--group) is required") }
+        for (name, topic) in [("input", inputTopic), ("output", outputTopic), ("dead-letter", deadLetterTopic)] where topic.isEmpty {
+            out.append("the \(name) topic must not be empty")
+        }
+        if inputTopic == outputTopic { out.append("the output topic must differ from the input topic") }
+        if deadLetterTopic == inputTopic { out.append("the dead-letter topic must differ from the input topic") }
+        if detector.allowedLatenessMillis < 0 { out.append("allowed lateness must not be negative") }
+        if detector.maxAccounts < 1 { out.append("max accounts must be at least 1") }
+        if detector.maxLegsPerAccount < 2 { out.append("max legs per account must be at least 2") }
+        if pollBatch < 1 { out.append("poll batch must be at least 1") }
+        return out
+    }
+}

@@ -1,1 +1,0 @@
-// MuleEngine: placeholder until the module's first type lands.

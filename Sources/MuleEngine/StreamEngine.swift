@@ -1,0 +1,260 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import MuleCore
+import MuleKafka
+
+/// Counters of the live engine (exported as metrics; logged on progress and shutdown).
+public struct EngineCounters: Sendable, Equatable {
+    public var consumed: UInt64 = 0
+    /// Decode failures by reason code (`missing_field`, `malformed_json`, …).
+    public var decodeFailures: [String: UInt64] = [:]
+    public var deadLettered: UInt64 = 0
+    public var alertsPublished: UInt64 = 0
+    public var shadowAlertsPublished: UInt64 = 0
+    public var commits: UInt64 = 0
+    public var idleFlushes: UInt64 = 0
+    public var detector = DetectorCounters()
+
+    public init() {}
+}
+
+/// Why the engine stopped with an error.
+public enum EngineError: Error, CustomStringConvertible {
+    case invalidConfiguration([String])
+    case deliveryFailed(String)
+
+    public var description: String {
+        switch self {
+        case .invalidConfiguration(let p): "invalid configuration: " + p.joined(separator: "; ")
+        case .deliveryFailed(let m): "alert delivery failed, input offsets not committed: \(m)"
+        }
+    }
+}
+
+/// The live engine: consumes payment events from Kafka, runs them through the detection core,
+/// publishes alerts, dead-letters what it cannot process, and commits input offsets only once
+/// every event up to them is applied and every alert they caused is acknowledged by the broker
+/// (at-least-once; alert ids are deterministic so downstream can drop repeats).
+public final class StreamEngine {
+    public let config: EngineConfig
+    private let logger: Logger
+    private var detector: Detector
+    private let decoder: EventDecoder
+    private let producer: KafkaProducer
+    private var consumer: KafkaConsumer?
+    /// Highest input offset handled per partition.
+    private var consumedThrough: [Int32: Int64] = [:]
+    private var committedNext: [Int32: Int64] = [:]
+    public private(set) var counters = EngineCounters()
+    private var firstInputAt: ContinuousClock.Instant?
+    private var lastInputAt: ContinuousClock.Instant?
+
+    /// Wall time from the first consumed batch to the last one (for events/s figures).
+    public var activeDuration: Duration {
+        guard let a = firstInputAt, let b = lastInputAt else { return .zero }
+        return b - a
+    }
+    /// Called for every alert as it is published (the demo prints them); runs on the engine thread.
+    public var onAlert: ((Alert) -> Void)?
+
+    public init(config: EngineConfig, rules: [Rule], logger: Logger) throws {
+        let problems = config.problems()
+        guard problems.isEmpty else { throw EngineError.invalidConfiguration(problems) }
+        self.config = config
+        self.logger = logger
+        self.detector = Detector(rules: rules, config: config.detector)
+        self.decoder = EventDecoder(limits: config.decoderLimits)
+        var producerConfig = config.kafka
+        producerConfig.remove("group.id")
+        self.producer = try KafkaProducer(config: producerConfig)
+    }
+
+    /// Runs until `stop` is set or a fatal error; returns the final counters.
+    public func run(stop: StopSignal) throws -> EngineCounters {
+        let consumer = try KafkaConsumer(config: config.kafka, topics: [config.inputTopic]) { [unowned self] event in
+            self.rebalanced(event)
+        }
+        self.consumer = consumer
+        defer {
+            consumer.close()
+            self.consumer = nil
+        }
+        logger.info("engine started", metadata: [
+            "input": "\(config.inputTopic)", "output": "\(config.outputTopic)",
+            "dead_letter": "\(config.deadLetterTopic)", "rules": "\(detector.ruleList.map(\.key).joined(separator: ","))",
+        ])
+        let clock = ContinuousClock()
+        let startedAt = clock.now
+        var lastCommit = clock.now
+        var lastInput = clock.now
+        var lastProgress = clock.now
+        var consumedAtProgress: UInt64 = 0
+        while !stop.isStopped {
+            let n = try consumer.poll(max: config.pollBatch, timeoutMillis: config.pollTimeoutMillis) { message in
+                self.handle(message)
+            }
+            let now = clock.now
+            if n > 0 {
+                if counters.consumed == UInt64(n) { firstInputAt = now }
+                lastInput = now
+                lastInputAt = now
+            } else if config.idleFlushMillis > 0, detector.bufferedTransfers > 0,
+                      now - lastInput >= .milliseconds(config.idleFlushMillis) {
+                // Quiet input: nothing newer is coming for now, so apply what is buffered.
+                detector.advanceWatermark(to: detector.maxEventTime &+ 1)
+                counters.idleFlushes += 1
+            }
+            try publishAlerts()
+            producer.poll(timeoutMillis: 0)
+            if let exitIdle = config.exitWhenIdleMillis, n == 0, detector.bufferedTransfers == 0,
+               now - lastInput >= .milliseconds(exitIdle), counters.consumed > 0 || now - startedAt >= .milliseconds(exitIdle * 4) {
+                logger.info("input idle: stopping as asked (--exit-when-idle)")
+                break
+            }
+            if now - lastCommit >= .milliseconds(config.commitIntervalMillis) {
+                try commitProcessed()
+                lastCommit = now
+            }
+            if config.progressIntervalMillis > 0, now - lastProgress >= .milliseconds(config.progressIntervalMillis) {
+                let secs = Double((now - lastProgress).components.seconds) + Double((now - lastProgress).components.attoseconds) / 1e18
+                logger.info("progress", metadata: [
+                    "consumed": "\(counters.consumed)",
+                    "events_per_s": "\(Int(Double(counters.consumed - consumedAtProgress) / max(secs, 0.001)))",
+                    "alerts": "\(counters.alertsPublished)", "dead_lettered": "\(counters.deadLettered)",
+                    "accounts": "\(detector.trackedAccounts)", "buffered": "\(detector.bufferedTransfers)",
+                ])
+                lastProgress = now
+                consumedAtProgress = counters.consumed
+            }
+        }
+        logger.info("stopping: flushing alerts and committing processed offsets")
+        try publishAlerts()
+        try commitProcessed()
+        try producer.flush(timeoutMillis: 30_000)
+        counters.detector = detector.counters
+        logger.info("engine stopped", metadata: [
+            "consumed": "\(counters.consumed)", "alerts": "\(counters.alertsPublished)",
+            "dead_lettered": "\(counters.deadLettered)", "duplicates": "\(detector.counters.duplicates)",
+            "late": "\(detector.counters.lateDropped)",
+        ])
+        return counters
+    }
+
+    /// Snapshot of the counters including the core's.
+    public var snapshot: EngineCounters {
+        var c = counters
+        c.detector = detector.counters
+        return c
+    }
+
+    private func handle(_ message: borrowing KafkaMessage) {
+        counters.consumed &+= 1
+        let partition = message.partition
+        let offset = message.offset
+        if offset > consumedThrough[partition, default: -1] { consumedThrough[partition] = offset }
+        let value = message.value
+        do {
+            let transfer = try decoder.decode(value)
+            let outcome = detector.ingest(transfer, in: value, position: SourcePosition(partition: partition, offset: offset))
+            if case .late(let behind) = outcome {
+                deadLetter(value: value, key: message.key, partition: partition, offset: offset,
+                           reason: "late: \(behind) ms behind the watermark")
+            }
+        } catch {
+            counters.decodeFailures[error.code, default: 0] += 1
+            deadLetter(value: value, key: message.key, partition: partition, offset: offset, reason: error.reason)
+        }
+    }
+
+    private func deadLetter(value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?, partition: Int32,
+                            offset: Int64, reason: String) {
+        counters.deadLettered &+= 1
+        logger.debug("dead-lettered event", metadata: ["partition": "\(partition)", "offset": "\(offset)", "reason": "\(reason)"])
+        let headers: [(String, [UInt8])] = [
+            ("reason", Array(reason.utf8)),
+            ("source.topic", Array(config.inputTopic.utf8)),
+            ("source.partition", Array(String(partition).utf8)),
+            ("source.offset", Array(String(offset).utf8)),
+        ]
+        do {
+            try producer.send(topic: config.deadLetterTopic, key: key.map { Array($0) }, value: Array(value), headers: headers)
+        } catch {
+            // Not committing past this event is handled by the delivery check at commit time;
+            // an enqueue failure here is recorded the same way.
+            logger.error("dead-letter enqueue failed", metadata: ["error": "\(error)"])
+            pendingFailure = "\(error)"
+        }
+    }
+
+    private var pendingFailure: String?
+
+    private func publishAlerts() throws {
+        let alerts = detector.takeAlerts()
+        if alerts.isEmpty { return }
+        let now = wallClockMillis()
+        for alert in alerts {
+            let value = AlertEncoder.encode(alert, emittedAtMillis: now)
+            try producer.send(topic: config.outputTopic, key: Array(alert.account.utf8), value: value, headers: [])
+            if alert.mode == .shadow { counters.shadowAlertsPublished += 1 } else { counters.alertsPublished += 1 }
+            logger.info("alert", metadata: [
+                "alert_id": "\(alert.alertId)", "account": "\(alert.account)", "rule": "\(alert.ruleId)@\(alert.ruleVersion)",
+                "score": "\(AlertEncoder.formatRatio(alert.score))", "mode": "\(alert.mode.name)",
+            ])
+            onAlert?(alert)
+        }
+    }
+
+    /// Commits, per partition, the offset after the last event that is fully handled: applied
+    /// by the core (not still waiting in its reorder buffer) and with its alerts acknowledged.
+    private func commitProcessed(only partitions: Set<Int32>? = nil) throws {
+        guard let consumer else { return }
+        try producer.flush(timeoutMillis: 30_000)
+        let failures = producer.takeDeliveryFailures()
+        if let f = failures.first ?? pendingFailure.map({ KafkaError(code: -1, message: $0) }) {
+            throw EngineError.deliveryFailed("\(f)")
+        }
+        let buffered = detector.lowestBufferedOffsets()
+        var offsets: [TopicPartitionOffset] = []
+        for (p, last) in consumedThrough where partitions?.contains(p) ?? true {
+            var next = last + 1
+            if let b = buffered[p] { next = min(next, b) }
+            if next > committedNext[p, default: -1] {
+                offsets.append(TopicPartitionOffset(topic: config.inputTopic, partition: p, offset: next))
+                committedNext[p] = next
+            }
+        }
+        if offsets.isEmpty { return }
+        try consumer.commit(offsets)
+        counters.commits += 1
+    }
+
+    private func rebalanced(_ event: RebalanceEvent) {
+        switch event {
+        case .assigned(let parts):
+            logger.info("partitions assigned", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
+        case .revoked(let parts):
+            logger.info("partitions revoked: committing what is processed", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
+            do {
+                try publishAlerts()
+                try commitProcessed(only: Set(parts.map(\.partition)))
+            } catch {
+                logger.error("commit on revoke failed", metadata: ["error": "\(error)"])
+            }
+            for p in parts {
+                consumedThrough.removeValue(forKey: p.partition)
+                committedNext.removeValue(forKey: p.partition)
+            }
+        case .failed(let error):
+            logger.error("rebalance failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Wall-clock time in epoch milliseconds (for `emitted_at`; event time never comes from here).
+public func wallClockMillis() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

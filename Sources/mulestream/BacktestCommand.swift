@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import MuleBacktest
+import MuleCore
+
+extension MuleStream {
+    struct Backtest: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay an NDJSON event file through the engine's core and score the alerts.",
+            discussion: """
+            Events are applied in event-time order within --allowed-lateness (raise it for unsorted files). Alerts go \
+            to --alerts-out as NDJSON (or stdout). With --labels, prints precision, recall and F1 of the flagged \
+            accounts overall and per rule; --json prints the summary as one JSON object.
+            """
+        )
+
+        @Option(help: ArgumentHelp("NDJSON file of payment events.", valueName: "file"))
+        var events: String
+
+        @Option(help: ArgumentHelp("Rule file or folder of rule files.", valueName: "path"))
+        var rules: String
+
+        @Option(help: ArgumentHelp("Labels CSV (account,is_mule[,…]).", valueName: "file"))
+        var labels: String?
+
+        @Option(help: ArgumentHelp("Write alerts here as NDJSON (default: stdout).", valueName: "file"))
+        var alertsOut: String?
+
+        @Flag(help: "Print the summary as one JSON object.")
+        var json = false
+
+        @OptionGroup var detector: DetectorOptions
+
+        func run() throws {
+            let ruleSet = try loadRules(rules)
+            let config = try detector.detectorConfig()
+            let truth: Labels? = try labels.map { path in
+                do { return try Labels.load(path: path) } catch { throw CLIFailure.usage("\(error)") }
+            }
+            guard FileManager.default.isReadableFile(atPath: events) else {
+                throw CLIFailure.usage("cannot read events file `\(events)`")
+            }
+            let sink = try AlertFile(path: alertsOut)
+            let summary: BacktestSummary
+            do {
+                summary = try MuleBacktest.Backtest.run(eventsPath: events, rules: ruleSet, config: config) { alert in
+                    sink.write(AlertEncoder.encode(alert, emittedAtMillis: alert.eventTs))
+                }
+            } catch {
+                throw CLIFailure.runtime("\(error)")
+            }
+            sink.close()
+            let report = BacktestReport(summary: summary, rules: ruleSet, labels: truth)
+            let text = json ? report.json() : report.text()
+            // Alerts own stdout when no --alerts-out is given; the summary then goes to stderr.
+            if alertsOut == nil && !json { printError(text) } else { say(text) }
+        }
+    }
+}
+
+/// NDJSON alert output to a file or stdout. `emitted_at` in a backtest is the event time of the
+/// alert (replays have no meaningful wall clock), so a backtest's output is reproducible.
+final class AlertFile {
+    private let handle: UnsafeMutablePointer<FILE>
+    private let owned: Bool
+
+    init(path: String?) throws {
+        if let path {
+            guard let f = fopen(path, "wb") else { throw CLIFailure.runtime("cannot write `\(path)`") }
+            handle = f
+            owned = true
+        } else {
+            handle = stdout
+            owned = false
+        }
+    }
+
+    func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, handle) }
+        fputc(10, handle)
+    }
+
+    func close() {
+        if owned { fclose(handle) } else { fflush(handle) }
+    }
+}
+
+/// The backtest's summary as text or JSON.
+struct BacktestReport {
+    var summary: BacktestSummary
+    var rules: [Rule]
+    var labels: Labels?
+
+    func text() -> String {
+        var out: [String] = []
+        let rejected = summary.rejected.values.reduce(0, +)
+        out.append("events: \(summary.lines) lines, \(summary.applied) applied, \(rejected) rejected, \(summary.duplicates) duplicates, \(summary.late) late")
+        for (code, n) in summary.rejected.sorted(by: { $0.key < $1.key }) { out.append("  rejected \(code): \(n)") }
+        for s in summary.rejectedSamples { out.append("  e.g. \(s)") }
+        out.append("alerts: \(summary.alerts) on \(summary.flagged.count) accounts")
+        out.append("speed: \(Int(summary.eventsPerSecond)) events/s (\(String(format: "%.2f", summary.seconds)) s)")
+        if let labels {
+            out.append("scores against \(labels.mules.count) labelled mules:")
+            out.append("  " + pad("rule", 34) + pad("flagged", 9) + pad("TP", 6) + pad("FP", 6) + pad("precision", 11) + pad("recall", 9) + "F1")
+            for (name, s) in scores(labels) {
+                out.append("  " + pad(name, 34) + pad("\(s.flagged)", 9) + pad("\(s.truePositives)", 6) + pad("\(s.falsePositives)", 6)
+                    + pad(f3(s.precision), 11) + pad(f3(s.recall), 9) + f3(s.f1))
+            }
+        }
+        return out.joined(separator: "\n")
+    }
+
+    func scores(_ labels: Labels) -> [(String, Score)] {
+        var rows = [("overall", Score(flagged: summary.flagged, labels: labels))]
+        for r in rules {
+            rows.append((r.key, Score(flagged: summary.flaggedByRule[r.key] ?? [], labels: labels)))
+        }
+        return rows
+    }
+
+    func json() -> String {
+        var obj: [String: Any] = [
+            "events": summary.lines, "applied": summary.applied, "rejected": summary.rejected,
+            "duplicates": summary.duplicates, "late": summary.late, "alerts": summary.alerts,
+            "flagged_accounts": summary.flagged.count, "seconds": summary.seconds,
+            "events_per_second": summary.eventsPerSecond,
+        ]
+        if let labels {
+            var perRule: [String: Any] = [:]
+            var overall: [String: Any] = [:]
+            for (name, s) in scores(labels) {
+                let o: [String: Any] = ["flagged": s.flagged, "true_positives": s.truePositives, "false_positives": s.falsePositives,
+                                        "mules": s.mules, "precision": s.precision, "recall": s.recall, "f1": s.f1]
+                if name == "overall" { overall = o } else { perRule[name] = o }
+            }
+            obj["overall"] = overall
+            obj["per_rule"] = perRule
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+func f3(_ v: Double) -> String { String(format: "%.3f", v) }

@@ -1,0 +1,155 @@
+import ArgumentParser
+import Logging
+import MuleCore
+import MuleEngine
+import MuleKafka
+import MuleRules
+
+/// Detector tuning flags shared by `run`, `backtest` and `demo`.
+struct DetectorOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("How late (event time) an event may arrive and still be applied in order, e.g. 5s, 2m.", valueName: "duration"))
+    var allowedLateness: String = "5s"
+
+    @Option(help: ArgumentHelp("Events later than that: drop (dead-letter with reason `late`) or process (apply out of order).", valueName: "drop|process"))
+    var latePolicy: String = "drop"
+
+    @Option(help: ArgumentHelp("How long a transfer id is remembered to drop repeats.", valueName: "duration"))
+    var dedupHorizon: String = "24h"
+
+    @Option(help: "Most accounts tracked at once; the least recently active is evicted beyond it.")
+    var maxAccounts: Int = 10_000_000
+
+    @Option(help: "Most legs (credits + debits) kept per account; the oldest is evicted beyond it.")
+    var maxLegsPerAccount: Int = 1024
+
+    func detectorConfig() throws -> DetectorConfig {
+        var c = DetectorConfig()
+        c.allowedLatenessMillis = try parseDurationFlag(allowedLateness, flag: "--allowed-lateness", allowZero: true)
+        guard let policy = LatePolicy(rawValue: latePolicy) else {
+            throw CLIFailure.usage("--late-policy must be drop or process, got `\(latePolicy)`")
+        }
+        c.latePolicy = policy
+        c.dedupHorizonMillis = try parseDurationFlag(dedupHorizon, flag: "--dedup-horizon", allowZero: true)
+        guard maxAccounts >= 1 else { throw CLIFailure.usage("--max-accounts must be at least 1") }
+        guard maxLegsPerAccount >= 2 else { throw CLIFailure.usage("--max-legs-per-account must be at least 2") }
+        c.maxAccounts = maxAccounts
+        c.maxLegsPerAccount = maxLegsPerAccount
+        return c
+    }
+}
+
+/// Parses `500ms`, `90s`, `15m`, `2h`, `1d` into milliseconds.
+func parseDurationFlag(_ text: String, flag: String, allowZero: Bool = false) throws -> Int64 {
+    guard let ms = DurationText.milliseconds(text), ms > 0 || (allowZero && ms == 0) else {
+        throw CLIFailure.usage("\(flag) must be a duration like 500ms, 90s, 15m, 2h or 1d, got `\(text)`")
+    }
+    return ms
+}
+
+func loadRules(_ path: String) throws -> [Rule] {
+    do {
+        return try RuleLoader.load(path: path).map(\.rule)
+    } catch {
+        throw CLIFailure.usage(error.errors.map(\.description).joined(separator: "\n"))
+    }
+}
+
+func makeLogger(_ label: String, level: String) throws -> Logger {
+    guard let lvl = Logger.Level(rawValue: level) else {
+        throw CLIFailure.usage("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+    }
+    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = lvl
+    return logger
+}
+
+extension MuleStream {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the production engine against a Kafka cluster.",
+            discussion: """
+            Consumes payment events (CONTRACTS.md §1) from --input in consumer group --group, evaluates the rules, \
+            publishes alerts (§2) to --output keyed by account, and dead-letters undecodable or late events to \
+            --dead-letter with the reason in a `reason` header. Input offsets are committed only after the events \
+            are applied and the alerts they caused are acknowledged (at-least-once; alert ids are deterministic). \
+            SIGTERM/SIGINT: finish the batch, flush alerts, commit, exit 0.
+            Any librdkafka property passes through with -X key=value or --kafka-config FILE (security: \
+            -X security.protocol=SASL_SSL -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=… -X sasl.password=…); \
+            secret values are never printed.
+            """
+        )
+
+        @Option(help: ArgumentHelp("Kafka bootstrap servers.", valueName: "host:port[,host:port]"))
+        var brokers: String
+
+        @Option(help: ArgumentHelp("Input topic of payment events.", valueName: "topic"))
+        var input: String
+
+        @Option(help: ArgumentHelp("Output topic for alerts.", valueName: "topic"))
+        var output: String
+
+        @Option(help: ArgumentHelp("Rule file or folder of rule files.", valueName: "path"))
+        var rules: String
+
+        @Option(help: ArgumentHelp("Consumer group id.", valueName: "id"))
+        var group: String = "mulestream"
+
+        @Option(help: ArgumentHelp("Dead-letter topic (default: <input>.dlq).", valueName: "topic"))
+        var deadLetter: String?
+
+        @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz and the live view (not yet available in this build).", valueName: "host:port"))
+        var http: String?
+
+        @Option(help: ArgumentHelp("Stop after the input has been idle this long and everything is processed (scripts, tests).", valueName: "duration"))
+        var exitWhenIdle: String?
+
+        @Option(help: ArgumentHelp("How often processed offsets are committed.", valueName: "duration"))
+        var commitInterval: String = "1s"
+
+        @Option(help: ArgumentHelp("Apply buffered events after the input has been quiet this long (0s = never).", valueName: "duration"))
+        var idleFlush: String = "2s"
+
+        @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+        var logLevel: String = "info"
+
+        @Flag(help: "Print the effective configuration (secrets redacted) and exit.")
+        var printConfig = false
+
+        @OptionGroup var kafka: KafkaOptions
+        @OptionGroup var detector: DetectorOptions
+
+        func run() throws {
+            if http != nil {
+                throw CLIFailure.usage("--http is not available in this build yet (metrics endpoint: see README, Operations)")
+            }
+            var kc = KafkaConfig()
+            kc.set("bootstrap.servers", brokers)
+            kc.set("group.id", group)
+            try kafka.apply(to: &kc)
+            var config = EngineConfig(kafka: kc, inputTopic: input, outputTopic: output, deadLetterTopic: deadLetter)
+            config.detector = try detector.detectorConfig()
+            config.commitIntervalMillis = try parseDurationFlag(commitInterval, flag: "--commit-interval")
+            config.idleFlushMillis = try parseDurationFlag(idleFlush, flag: "--idle-flush", allowZero: true)
+            if let e = exitWhenIdle { config.exitWhenIdleMillis = try parseDurationFlag(e, flag: "--exit-when-idle") }
+            let problems = config.problems()
+            guard problems.isEmpty else { throw CLIFailure.usage(problems.joined(separator: "; ")) }
+            let ruleSet = try loadRules(rules)
+            if printConfig {
+                say("input=\(input)\noutput=\(output)\ndead_letter=\(config.deadLetterTopic)\nrules=\(ruleSet.map(\.key).joined(separator: ","))")
+                for line in config.kafka.redactedDescription() { say("kafka.\(line)") }
+                return
+            }
+            let logger = try makeLogger("mulestream", level: logLevel)
+            let stop = StopSignal()
+            SignalTrap.install(stop)
+            do {
+                let engine = try StreamEngine(config: config, rules: ruleSet, logger: logger)
+                _ = try engine.run(stop: stop)
+            } catch let e as CLIFailure {
+                throw e
+            } catch {
+                throw CLIFailure.runtime("\(error)")
+            }
+        }
+    }
+}
