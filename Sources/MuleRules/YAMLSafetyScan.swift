@@ -93,7 +93,7 @@ enum YAMLSafetyScan {
                 if anchor != nil { return problem(field, anchorMessage) }
                 if tag != nil { return problem(field, tagMessage) }
                 if stack.count >= maxDepth {
-                    return problem(field, "nesting is deeper than \(maxDepth) levels; rule files never need that much")
+                    return problem(field, deepMessage)
                 }
                 stack.append(Frame(path: field, isMapping: isMapping))
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
@@ -104,6 +104,7 @@ enum YAMLSafetyScan {
         }
     }
 
+    private static let deepMessage = "nesting is deeper than \(maxDepth) levels; rule files never need that much"
     private static let anchorMessage = "YAML anchors (`&name`) are not allowed in rule files; write the value out in full"
     private static let tagMessage = "YAML tags (`!name`, `!!type`) are not allowed in rule files; write the plain value"
 
@@ -128,6 +129,10 @@ enum YAMLSafetyScan {
 
     private static func syntaxProblem(_ parser: yaml_parser_t, bytes: UnsafeBufferPointer<UInt8>) -> Problem {
         let problemText = parser.problem.map { String(cString: $0) } ?? "unreadable YAML"
+        if problemText.hasPrefix("Maximum nesting level") {
+            // libyaml's own limit (1000 levels) can trip before our event count sees level 33.
+            return Problem(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1, field: "", message: deepMessage)
+        }
         var message = "invalid YAML: " + problemText
         if let context = parser.context {
             message += " (" + String(cString: context) + " that starts on line \(Int(parser.context_mark.line) + 1))"
