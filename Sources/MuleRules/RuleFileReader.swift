@@ -470,19 +470,32 @@ struct RuleFileReader {
 
     // MARK: Reporting
 
+    /// Enough problems for anyone to start fixing; a hostile file with 100 000 bad keys gets a
+    /// short report instead of a flood.
+    static let maxErrorsPerFile = 50
+
+    private var isOverErrorLimit: Bool { errors.count > Self.maxErrorsPerFile }
+
     private mutating func report(_ node: Node, _ field: String, _ message: String) {
+        if isOverErrorLimit { return }
+        if errors.count == Self.maxErrorsPerFile {
+            errors.append(RuleFileError(file: file, line: 0, column: 0, field: "", message: "more than \(Self.maxErrorsPerFile) problems; fix these first"))
+            return
+        }
         let mark = node.mark
         errors.append(RuleFileError(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, field: field, message: message))
     }
 
     private func hint(_ word: String, _ known: [String]) -> String {
-        Suggestion.closest(to: word, in: known).map { " (did you mean `\($0)`?)" } ?? ""
+        if isOverErrorLimit { return "" }
+        return Suggestion.closest(to: word, in: known).map { " (did you mean `\($0)`?)" } ?? ""
     }
 
     private func kind(of node: Node) -> String {
         switch node {
         case .mapping: "a mapping"
         case .sequence: "a list"
+        case .scalar(let s) where s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string): "an empty value"
         case .scalar(let s): "`\(RuleValues.shown(s.string))`"
         case .alias: "an alias"
         }

@@ -108,3 +108,28 @@ struct HostileInputTests {
         #expect(Fixtures.errors(yaml) == ["Rules/x.yaml:4:11: severity: must be one of low, medium, high or critical, got `hïgh` (did you mean `high`?)"])
     }
 }
+
+@Suite("Huge but well-formed files")
+struct HugeFileTests {
+    @Test("a 1 MiB file of misspelt keys gets a short report, quickly")
+    func manyUnknownKeys() {
+        var yaml = ""
+        var i = 0
+        while yaml.utf8.count < RuleLoader.maxFileBytes - 40 {
+            yaml += "windw\(i): 1h\n"
+            i += 1
+        }
+        let start = ContinuousClock.now
+        let errors = Fixtures.errors(yaml)
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(errors.count == RuleFileReader.maxErrorsPerFile + 1)
+        #expect(errors.first == "Rules/x.yaml:1:1: windw0: unknown key `windw0` (did you mean `window`?)")
+        #expect(errors.last == "Rules/x.yaml: more than 50 problems; fix these first")
+    }
+
+    @Test("an empty list item is described as an empty value")
+    func emptyItem() {
+        let yaml = Fixtures.minimalRule.replacingOccurrences(of: "in_count: { min: 5 }", with: "all:\n    -\n")
+        #expect(Fixtures.errors(yaml) == ["Rules/x.yaml:7:6: conditions.all[0]: must be a condition such as `in_count: { min: 5 }`, `all: [...]`, `any: [...]` or `not: {...}`, got an empty value"])
+    }
+}
