@@ -1,1 +1,0 @@
-// MuleRules: placeholder until the module's first type lands.
