@@ -61,7 +61,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
         let subscription = PartitionList(capacity: topics.count)
         for topic in topics { subscription.add(topic, RD_KAFKA_PARTITION_UA) }
-        let err = rd_kafka_subscribe(rk, subscription.pointer)
+        let err = subscription.withPointer { rd_kafka_subscribe(rk, $0) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             rd_kafka_destroy(rk)
             throw KafkaError(err, "subscribe to \(topics.joined(separator: ", "))")
@@ -121,7 +121,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard !offsets.isEmpty else { return }
         let list = PartitionList(capacity: offsets.count)
         for o in offsets { list.add(o.topic, o.partition, offset: o.offset) }
-        let err = rd_kafka_commit(rk, list.pointer, 0)
+        let err = list.withPointer { rd_kafka_commit(rk, $0, 0) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(err, "commit \(offsets.map(\.description).joined(separator: ", "))")
         }
@@ -134,12 +134,10 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard !partitions.isEmpty else { return [] }
         let list = PartitionList(capacity: partitions.count)
         for p in partitions { list.add(p.topic, p.partition) }
-        let err = rd_kafka_committed(rk, list.pointer, Int32(timeoutMillis))
+        let err = list.withPointer { rd_kafka_committed(rk, $0, timeoutMillis) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "fetch committed offsets") }
         if let error = list.firstError("fetch committed offset for") { throw error }
-        return list.elements.map {
-            TopicPartitionOffset(topic: String(cString: $0.topic), partition: $0.partition, offset: $0.offset)
-        }
+        return list.offsets()
     }
 
     /// The partitions currently assigned to this member.
@@ -149,7 +147,7 @@ public final class KafkaConsumer: @unchecked Sendable {
             var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
             let err = rd_kafka_assignment(rk, &list)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { throw KafkaError(err, "read assignment") }
-            return PartitionList.partitions(of: PartitionList(owning: list).pointer)
+            return PartitionList(owning: list).topicPartitions()
         }
     }
 

@@ -50,7 +50,7 @@ public enum RebalanceEvent: Sendable, Equatable {
 
 /// An owned `rd_kafka_topic_partition_list_t`, destroyed on deinit.
 final class PartitionList {
-    let pointer: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+    private let pointer: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
 
     init(capacity: Int) {
         pointer = rd_kafka_topic_partition_list_new(Int32(clamping: max(capacity, 1)))
@@ -62,6 +62,11 @@ final class PartitionList {
     }
 
     deinit { rd_kafka_topic_partition_list_destroy(pointer) }
+
+    /// Lends the C list for one call; the list lives until `body` returns.
+    func withPointer<R>(_ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(pointer) }
+    }
 
     func add(_ topic: String, _ partition: Int32, offset: Int64 = TopicPartitionOffset.noOffset) {
         let element = rd_kafka_topic_partition_list_add(pointer, topic, partition)!
@@ -77,11 +82,20 @@ final class PartitionList {
         return elements(of: list).map { TopicPartition(topic: String(cString: $0.topic), partition: $0.partition) }
     }
 
-    var elements: UnsafeBufferPointer<rd_kafka_topic_partition_t> { Self.elements(of: pointer) }
+    // Conversions are methods, not a lent `elements` buffer: `self` (and so the C list) stays alive
+    // for the whole read, whereas a buffer taken from a temporary could outlive it.
+
+    func topicPartitions() -> [TopicPartition] { Self.partitions(of: pointer) }
+
+    func offsets() -> [TopicPartitionOffset] {
+        Self.elements(of: pointer).map {
+            TopicPartitionOffset(topic: String(cString: $0.topic), partition: $0.partition, offset: $0.offset)
+        }
+    }
 
     /// The first per-partition error, if any, with `context`.
     func firstError(_ context: String) -> KafkaError? {
-        for e in elements where e.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+        for e in Self.elements(of: pointer) where e.err != RD_KAFKA_RESP_ERR_NO_ERROR {
             return KafkaError(e.err, "\(context) \(String(cString: e.topic))[\(e.partition)]")
         }
         return nil
