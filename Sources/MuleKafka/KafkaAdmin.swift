@@ -72,3 +72,29 @@ public enum KafkaAdmin {
         }
     }
 }
+
+extension KafkaAdmin {
+    /// The number of partitions of `topic`, from cluster metadata. Note that a metadata request
+    /// for a missing topic may auto-create it when the cluster allows that (as the mock does).
+    public static func partitionCount(config: KafkaConfig, topic: String, timeoutMillis: Int32) throws -> Int {
+        let state = ClientState(config: config)
+        let conf = try config.makeConf()
+        state.install(on: conf)
+        let rk = try makeKafkaHandle(RD_KAFKA_PRODUCER, conf: conf, redactor: state.redactor, what: "admin client")
+        defer { withExtendedLifetime(state) { rd_kafka_destroy(rk) } }
+        guard let rkt = rd_kafka_topic_new(rk, topic, nil) else {
+            throw KafkaError.invalidArgument("invalid topic name \"\(topic)\"")
+        }
+        defer { rd_kafka_topic_destroy(rkt) }
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let err = rd_kafka_metadata(rk, 0, rkt, &metadata, timeoutMillis)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(err, "metadata for \(topic)") }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        let topics = UnsafeBufferPointer(start: metadata.pointee.topics, count: Int(metadata.pointee.topic_cnt))
+        guard let entry = topics.first(where: { String(cString: $0.topic) == topic }) else {
+            throw KafkaError(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, "metadata for \(topic)")
+        }
+        guard entry.err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(entry.err, "metadata for \(topic)") }
+        return Int(entry.partition_cnt)
+    }
+}

@@ -6,12 +6,14 @@ import Crdkafka
 /// 5 MiB or 100,000 batches retained per partition, transactions not real.
 ///
 /// Behaviour with librdkafka 2.0.2:
-/// - Topics are auto-created on first metadata request from a client that allows it (producers
-///   do by default; consumers do not, `allow.auto.create.topics=false`) with 4 partitions and
-///   replication factor 1 (the mock's built-in default; it cannot be changed through the public API).
+/// - Unknown topics are auto-created with 4 partitions and replication factor 1 (the mock's
+///   built-in default, not changeable through the public API) on the first metadata request that
+///   names them: by a producer, by `KafkaAdmin.partitionCount`, and even by a consumer's
+///   subscription (the mock ignores the consumer's `allow.auto.create.topics=false`).
 /// - Admin CreateTopics does not complete (the mock has no controller; `KafkaAdmin` times out):
 ///   use `createTopic(_:partitions:)`.
-/// - A consumer group's first join takes about 3 s (the mock's group initial rebalance delay).
+/// - A consumer group's first join takes about 3 s (the mock's group initial rebalance delay);
+///   the first message arrives about 0.6 s after the assignment.
 ///
 /// `@unchecked Sendable`: the handles are only read after init, and the `rd_kafka_mock_*`
 /// functions post commands to the mock's own thread, so they may be called from any thread.
@@ -26,7 +28,11 @@ public final class MockCluster: @unchecked Sendable {
     public init(brokers: Int32 = 1, logHandler: @escaping @Sendable (KafkaLogRecord) -> Void = KafkaLogRecord.standardError) throws {
         guard brokers >= 1 else { throw KafkaError.invalidArgument("a mock cluster needs at least one broker") }
         var config = KafkaConfig()
-        config.logHandler = logHandler
+        // The hosting handle never connects anywhere: its "no bootstrap.servers" notice is noise.
+        config.logHandler = { record in
+            if record.facility == "CONFWARN" && record.message.contains("bootstrap.servers") { return }
+            logHandler(record)
+        }
         let state = ClientState(config: config)
         let conf = try config.makeConf()
         state.install(on: conf)
