@@ -114,6 +114,17 @@ import Testing
         #expect(try KafkaAdmin.partitionCount(config: config, topic: topic, timeoutMillis: 5_000) == 4)
     }
 
+    @Test func aFullQueueAppliesBackPressureInsteadOfDropping() throws {
+        let topic = uniqueName("pressure")
+        try cluster.createTopic(topic, partitions: 2)
+        let producer = try KafkaProducer(config: clientConfig(cluster.bootstrapServers, [
+            ("queue.buffering.max.messages", "5"), ("linger.ms", "1"),
+        ], logs: logs))
+        for i in 0..<300 { try producer.send(topic: topic, value: bytes("m\(i)"), timeoutMillis: 10_000) }
+        try producer.flush(timeoutMillis: 10_000)
+        #expect(producer.deliveredCount == 300)
+    }
+
     @Test func aMissingPartitionIsAFailureNotASilentDrop() throws {
         let topic = uniqueName("narrow")
         try cluster.createTopic(topic, partitions: 1)
@@ -222,6 +233,24 @@ import Testing
         producer.close()
         producer.close()
         #expect(throws: KafkaError.self) { try producer.send(topic: "alerts", value: bytes("late")) }
+    }
+
+    @Test func aQueueThatStaysFullTimesOutWithAnError() throws {
+        let producer = try KafkaProducer(config: clientConfig("127.0.0.1:1", [
+            ("queue.buffering.max.messages", "2"), ("message.timeout.ms", "60000"),
+        ]))
+        try producer.send(topic: "alerts", value: bytes("1"))
+        try producer.send(topic: "alerts", value: bytes("2"))
+        let started = Date()
+        do {
+            try producer.send(topic: "alerts", value: bytes("3"), timeoutMillis: 200)
+            Issue.record("expected queue full")
+        } catch let error as KafkaError {
+            #expect(error.code == KafkaError.Code.queueFull)
+            #expect(error.message.contains("200 ms"))
+        }
+        #expect(Date().timeIntervalSince(started) >= 0.2)
+        #expect(producer.outstanding == 2)
     }
 
     @Test func secretsNeverReachTheLog() throws {
