@@ -63,7 +63,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         for topic in topics { subscription.add(topic, RD_KAFKA_PARTITION_UA) }
         let err = subscription.withPointer { rd_kafka_subscribe(rk, $0) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            rd_kafka_destroy(rk)
+            withExtendedLifetime(state) { rd_kafka_destroy(rk) }  // callbacks may run during destroy
             throw KafkaError(err, "subscribe to \(topics.joined(separator: ", "))")
         }
         self.rk = rk

@@ -38,7 +38,7 @@ public final class MockCluster: @unchecked Sendable {
         state.install(on: conf)
         let rk = try makeKafkaHandle(RD_KAFKA_PRODUCER, conf: conf, redactor: state.redactor, what: "mock cluster host")
         guard let cluster = rd_kafka_mock_cluster_new(rk, brokers) else {
-            rd_kafka_destroy(rk)
+            withExtendedLifetime(state) { rd_kafka_destroy(rk) }  // callbacks may run during destroy
             throw KafkaError.invalidArgument("cannot start mock cluster (see librdkafka log)")
         }
         self.rk = rk
