@@ -1,1 +1,0 @@
-// MuleKafka: placeholder until the module's first type lands.
