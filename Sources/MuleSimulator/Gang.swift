@@ -252,7 +252,7 @@ struct GangPlan: Sendable {
     /// What a scam victim is told to pay: mostly round sums, "lucky" 8s and 9s, sometimes odd.
     static func victimAmount(_ rng: inout Xoshiro256StarStar) -> Int64 {
         let round: [Int64] = [200, 300, 500, 500, 800, 1000, 1000, 1000, 1500, 2000, 2000, 3000, 5000]
-        let lucky: [Int64] = [199, 299, 499, 888, 999, 1888, 1999, 2888, 2999, 4999]
+        let lucky: [Int64] = [288, 299, 499, 666, 888, 999, 1888, 1999, 2888, 2999, 4999]
         let r = rng.int(0...99)
         if r < 50 { return cny(round[rng.int(0...round.count - 1)]) }
         if r < 70 { return cny(lucky[rng.int(0...lucky.count - 1)]) }
