@@ -19,6 +19,8 @@ public struct PaymentSimulator: Sequence, IteratorProtocol, Sendable {
     private var arrivals: [Arrival]
     private var nextShift = 0
     private var sequence: UInt64 = 0
+    /// Reused for every scenario expansion so a one-event scenario allocates nothing.
+    private var scratch: [PlannedTransfer] = []
 
     // Output stage: disorder and duplicates.
     private var lookahead: PendingTransfer?
@@ -96,9 +98,9 @@ public struct PaymentSimulator: Sequence, IteratorProtocol, Sendable {
             var a = arrivals[i]
             let t = a.nextTime
             if a.rng.int(0...999) < World.activity[LocalClock.hourOfDay(t)] {
-                var out: [PlannedTransfer] = []
-                world.expand(a.scenario, at: t, rng: &a.rng, into: &out)
-                schedule(out)
+                scratch.removeAll(keepingCapacity: true)
+                world.expand(a.scenario, at: t, rng: &a.rng, into: &scratch)
+                scheduleScratch()
             }
             a.advance()
             arrivals[i] = a
@@ -111,18 +113,25 @@ public struct PaymentSimulator: Sequence, IteratorProtocol, Sendable {
                 sources.push(Source(time: world.shiftOrder[nextShift].start, order: source.order, kind: .gangShift))
             }
         case .payday(let e):
-            var out: [PlannedTransfer] = []
-            world.payday(e, at: source.time, into: &out)
-            schedule(out)
+            scratch.removeAll(keepingCapacity: true)
+            world.payday(e, at: source.time, into: &scratch)
+            scheduleScratch()
             if let t = world.nextPayday(e, from: source.time + 1), t < endMillis {
                 sources.push(Source(time: t, order: source.order, kind: source.kind))
             }
         case .settlement(let m):
-            var out: [PlannedTransfer] = []
-            world.settle(m, at: source.time, into: &out)
-            schedule(out)
+            scratch.removeAll(keepingCapacity: true)
+            world.settle(m, at: source.time, into: &scratch)
+            scheduleScratch()
             let t = world.nextSettlement(m, after: source.time)
             if t < endMillis { sources.push(Source(time: t, order: source.order, kind: source.kind)) }
+        }
+    }
+
+    private mutating func scheduleScratch() {
+        for t in scratch {
+            pending.push(PendingTransfer(transfer: t, seq: sequence))
+            sequence += 1
         }
     }
 
