@@ -1,1 +1,0 @@
-// MuleSimulator: placeholder until the module's first type lands.
