@@ -82,7 +82,7 @@ public struct EventDecoder: Sendable {
                 let name = try cur.scanString()
                 memberCount &+= 1
                 guard memberCount <= limits.maxFields else { throw .tooManyFields(limit: limits.maxFields) }
-                let field = name.escaped ? Field.matchEscaped(base, name) : Field.match(base, name.start, name.count)
+                let field = name.escaped ? Field.matchEscaped(base, name) : Field.match(base, name.start, name.count, limit: n)
                 cur.skipWhitespace()
                 try cur.expect(0x3A, "expected ':' after field name")
                 cur.skipWhitespace()
@@ -253,7 +253,7 @@ public struct EventDecoder: Sendable {
     func channelValue(_ cur: inout JSONCursor) throws(DecodeError) -> Channel {
         guard let r = try stringValue(&cur, .channel) else { return .unknown }
         guard r.count <= 8 else { return .other }
-        switch (r.count, packLittleEndian(cur.base, r.start, r.count)) {
+        switch (r.count, packLittleEndian(cur.base, r.start, r.count, limit: cur.end)) {
         case (2, 0x7271): return .qr
         case (3, 0x70_3270): return .p2p
         case (4, 0x6472_6163): return .card
@@ -267,7 +267,7 @@ public struct EventDecoder: Sendable {
     func accountKind(_ cur: inout JSONCursor, _ field: Field) throws(DecodeError) -> AccountKind {
         guard let r = try stringValue(&cur, field) else { return .unknown }
         if r.count <= 8 {
-            switch (r.count, packLittleEndian(cur.base, r.start, r.count)) {
+            switch (r.count, packLittleEndian(cur.base, r.start, r.count, limit: cur.end)) {
             case (8, 0x6C61_6E6F_7372_6570): return .personal
             case (8, 0x746E_6168_6372_656D): return .merchant
             case (7, 0x6E_776F_6E6B_6E75): return .unknown
@@ -278,10 +278,14 @@ public struct EventDecoder: Sendable {
     }
 }
 
-/// Up to 8 bytes as a little-endian integer, so short names compare as one integer (endian-neutral:
-/// built byte by byte).
+/// Up to 8 bytes at `start` as a little-endian integer, so short names compare as one integer.
+/// One unaligned load when 8 bytes are readable before `limit`, else byte by byte (endian-neutral).
 @inline(__always)
-func packLittleEndian(_ base: UnsafeRawPointer, _ start: Int, _ count: Int) -> UInt64 {
+func packLittleEndian(_ base: UnsafeRawPointer, _ start: Int, _ count: Int, limit: Int) -> UInt64 {
+    if start &+ 8 <= limit {
+        let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+        return count >= 8 ? word : word & ((1 &<< UInt64(8 &* count)) &- 1)
+    }
     var v: UInt64 = 0
     for k in 0..<count { v |= UInt64(base.load(fromByteOffset: start + k, as: UInt8.self)) << UInt64(8 * k) }
     return v
@@ -354,10 +358,10 @@ enum Field: UInt8, CaseIterable {
 
     /// A raw (escape-free) name.
     @inline(__always)
-    static func match(_ base: UnsafeRawPointer, _ start: Int, _ count: Int) -> Field? {
+    static func match(_ base: UnsafeRawPointer, _ start: Int, _ count: Int, limit: Int) -> Field? {
         guard count >= 2, count <= 10 else { return nil }
-        let lo = packLittleEndian(base, start, min(count, 8))
-        let hi = count > 8 ? packLittleEndian(base, start + 8, count - 8) : 0
+        let lo = packLittleEndian(base, start, min(count, 8), limit: limit)
+        let hi = count > 8 ? packLittleEndian(base, start + 8, count - 8, limit: limit) : 0
         return match(length: count, lo: lo, hi: hi)
     }
 

@@ -58,9 +58,11 @@ struct JSONCursor {
 
     // MARK: Strings
 
-    /// True when any of the 8 bytes needs a closer look: `"`, `\`, a control character or a
-    /// non-ASCII byte. Lets the common all-ASCII run advance 8 bytes per step.
-    @inline(__always) static func needsCloserLook(_ w: UInt64) -> Bool {
+    /// A bit set in byte k (k = 0 is the first byte in memory) for bytes that need a closer
+    /// look inside a string: `"`, `\`, a control character or a non-ASCII byte; 0 means all 8 are
+    /// plain ASCII. The subtract-and-mask tricks can flag false positives only *after* a true hit,
+    /// so the lowest set bit is exact and `trailingZeroBitCount / 8` finds the first such byte.
+    @inline(__always) static func specialBytes(_ w: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let high: UInt64 = 0x8080_8080_8080_8080
         let control = (w &- ones &* 0x20) & ~w
@@ -68,7 +70,7 @@ struct JSONCursor {
         let quote = (q &- ones) & ~q
         let b = w ^ (ones &* 0x5C)
         let backslash = (b &- ones) & ~b
-        return (control | quote | backslash | w) & high != 0
+        return (control | quote | backslash | w) & high
     }
 
     /// Scans a string whose opening quote is at the cursor and leaves the cursor after the
@@ -79,10 +81,17 @@ struct JSONCursor {
         let start = i
         var escaped = false
         while true {
-            while i &+ 8 <= end, !JSONCursor.needsCloserLook(base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
-                i &+= 8
+            if i &+ 8 <= end {
+                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                let special = JSONCursor.specialBytes(word)
+                if special == 0 {
+                    i &+= 8
+                    continue
+                }
+                i &+= special.trailingZeroBitCount &>> 3
+            } else if i >= end {
+                throw .malformedJSON(offset: end, detail: "unterminated string")
             }
-            guard i < end else { throw .malformedJSON(offset: end, detail: "unterminated string") }
             let c = at(i)
             if c == 0x22 {
                 let e = i

@@ -728,6 +728,30 @@ struct SyntaxTests {
         #expect(Array(d.payer.utf8) == [0x41] + sequence)
     }
 
+    @Test func specialByteMaskFindsTheFirstSpecialByteExactly() {
+        func isSpecial(_ v: UInt8) -> Bool { v == 0x22 || v == 0x5C || v < 0x20 || v >= 0x80 }
+        func word(_ bytes: [UInt8]) -> UInt64 {
+            bytes.enumerated().reduce(0) { $0 | UInt64($1.element) << UInt64(8 * $1.offset) }
+        }
+        for p in 0..<8 {
+            for v in 0...255 {
+                var bytes = [UInt8](repeating: 0x61, count: 8)
+                bytes[p] = UInt8(v)
+                let mask = JSONCursor.specialBytes(word(bytes))
+                #expect((mask != 0) == isSpecial(UInt8(v)))
+                if mask != 0 { #expect(mask.trailingZeroBitCount / 8 == p) }
+                // Any later special byte must not move the first hit.
+                for q in (p + 1)..<9 where q < 8 {
+                    for later: UInt8 in [0x00, 0x1F, 0x22, 0x5C, 0x80, 0xFF] where isSpecial(UInt8(v)) {
+                        var two = bytes
+                        two[q] = later
+                        #expect(JSONCursor.specialBytes(word(two)).trailingZeroBitCount / 8 == p)
+                    }
+                }
+            }
+        }
+    }
+
     @Test func longASCIIAndMixedStringsCrossTheEightByteFastPath() throws {
         // Specials at every position relative to an 8-byte block.
         for k in 0..<17 {
