@@ -2,7 +2,8 @@
 /// integer arithmetic only (no calendar library, no clock).
 ///
 /// Accepted: `YYYY-MM-DD` + `T`/`t`/space + `hh:mm:ss` + optional `.` and 1–9 fraction digits
-/// (truncated to milliseconds) + `Z`/`z` or `±hh:mm`. Month lengths and leap years are checked.
+/// (truncated to milliseconds) + `Z`/`z` or `±hh:mm` (`-00:00`, "offset unknown", is read as UTC).
+/// Month lengths and leap years are checked; results must fall in 1970…9999 UTC.
 /// Leap seconds: `:60` is accepted only where a leap second can occur — the last minute of the
 /// UTC day (`23:59:60Z`, `07:59:60+08:00`) — and is read as `:59.999` of that minute, so event
 /// order is kept and no instant of the next day is claimed. Anywhere else `:60` is rejected.
