@@ -19,6 +19,8 @@ public enum DecodeError: Error, Sendable, Equatable {
     case oversized(bytes: Int, limit: Int)
     /// The object nests deeper than the decoder allows for unknown fields.
     case tooDeep(limit: Int)
+    /// The event object has more members (known and unknown) than the decoder allows.
+    case tooManyFields(limit: Int)
 
     /// Stable dead-letter reason: `code: detail`, for example `missing_field: payee`.
     public var reason: String {
@@ -32,6 +34,7 @@ public enum DecodeError: Error, Sendable, Equatable {
         case .duplicateField(let f): "duplicate_field: \(f)"
         case .oversized(let bytes, let limit): "oversized: \(bytes) bytes exceeds \(limit)"
         case .tooDeep(let limit): "too_deep: nesting exceeds \(limit)"
+        case .tooManyFields(let limit): "too_many_fields: object has more than \(limit) fields"
         }
     }
 
@@ -47,6 +50,7 @@ public enum DecodeError: Error, Sendable, Equatable {
         case .duplicateField: "duplicate_field"
         case .oversized: "oversized"
         case .tooDeep: "too_deep"
+        case .tooManyFields: "too_many_fields"
         }
     }
 }

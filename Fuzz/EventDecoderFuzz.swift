@@ -1,0 +1,29 @@
+// libFuzzer entry point for `EventDecoder` (built by Fuzz/run.sh together with the MuleCore
+// sources, so this file sees MuleCore's internals as the same module).
+//
+// Besides "never crash" (ASan + Swift's own checks), it asserts what a decoded event promises:
+// spans lie inside the buffer, amounts are in range, payer ≠ payee, limits hold.
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzEventDecoder(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size)
+    let limits = DecoderLimits(maxEventBytes: 4096, maxStringBytes: 128, maxDepth: 16, maxFields: 64)
+    let decoder = EventDecoder(limits: limits)
+    do {
+        let t = try decoder.decode(bytes)
+        for span in [t.id, t.payer, t.payee, t.qr] {
+            precondition(span.start >= 0 && span.count >= 0 && Int(span.start) + Int(span.count) <= bytes.count, "span outside buffer")
+        }
+        for span in [t.id, t.payer, t.payee] { precondition(span.count >= 1 && span.count <= 128, "id length") }
+        precondition(t.qr.count <= 128, "qr length")
+        precondition(t.amount.units > 0 && t.amount <= Money.maxEventAmount, "amount range")
+        precondition(t.timestamp >= 0 && t.timestamp <= RFC3339.maxEpochMillis, "ts range")
+        precondition(t.payer.bytes(in: bytes).elementsEqual(t.payee.bytes(in: bytes)) == false, "payer == payee")
+        precondition(!t.id.bytes(in: bytes).contains(0x5C), "escape in id")
+    } catch {
+        // Every error must render its reason without trapping.
+        precondition(!error.reason.isEmpty && !error.code.isEmpty)
+        if case .oversized = error { precondition(bytes.count > limits.maxEventBytes) }
+    }
+    return 0
+}
