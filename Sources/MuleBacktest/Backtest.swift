@@ -51,7 +51,7 @@ public enum Backtest {
                 if summary.rejectedSamples.count < 5 { summary.rejectedSamples.append("line \(lineNo): oversized") }
                 return
             }
-            do {
+            do throws(DecodeError) {
                 let t = try decoder.decode(bytes)
                 _ = detector.ingest(t, in: bytes, position: SourcePosition(partition: 0, offset: Int64(lineNo)))
             } catch {

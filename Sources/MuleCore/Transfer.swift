@@ -68,9 +68,8 @@ public struct ByteSpan: Sendable, Equatable {
 
 /// One payment event as decoded from the wire (CONTRACTS.md §1), before interning.
 ///
-/// String fields are spans into the message buffer. JSON string escapes are rare in ids; when a
-/// string field contains an escape the decoder rejects it only if the unescaped form differs
-/// from the raw bytes in a way that matters — see `EventDecoder` for the exact policy.
+/// String fields are spans into the message buffer. The decoder rejects backslash escapes in
+/// every known string field, so a span's bytes are exactly the value (see `EventDecoder`).
 public struct DecodedTransfer: Sendable, Equatable {
     public var id: ByteSpan
     /// Event time, epoch milliseconds (UTC).

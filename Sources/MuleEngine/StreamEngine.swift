@@ -49,6 +49,9 @@ public final class StreamEngine {
     private var committedNext: [Int32: Int64] = [:]
     public private(set) var counters = EngineCounters()
     private var firstInputAt: ContinuousClock.Instant?
+    /// When each assigned input partition last delivered (or was assigned).
+    private var partitionLastInput: [Int32: ContinuousClock.Instant] = [:]
+    private var lastIdleCheck = ContinuousClock.now
     private var lastInputAt: ContinuousClock.Instant?
 
     /// Wall time from the first consumed batch to the last one (for events/s figures).
@@ -66,10 +69,15 @@ public final class StreamEngine {
         self.logger = logger
         self.detector = Detector(rules: rules, config: config.detector)
         self.decoder = EventDecoder(limits: config.decoderLimits)
-        var producerConfig = config.kafka
-        producerConfig.remove("group.id")
+        var producerConfig = KafkaConfig(config.kafka.properties.filter { !Self.consumerOnly.contains($0.key) }.map { ($0.key, $0.value) })
+        producerConfig.logHandler = config.kafka.logHandler
         self.producer = try KafkaProducer(config: producerConfig)
     }
+
+    /// Properties that only make sense for the consumer (librdkafka warns about them on a producer).
+    static let consumerOnly: Set<String> = ["group.id", "auto.offset.reset", "enable.auto.commit", "enable.auto.offset.store",
+                                            "session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy",
+                                            "max.poll.interval.ms", "group.instance.id", "isolation.level"]
 
     /// Runs until `stop` is set or a fatal error; returns the final counters.
     public func run(stop: StopSignal) throws -> EngineCounters {
@@ -92,6 +100,7 @@ public final class StreamEngine {
         var lastProgress = clock.now
         var consumedAtProgress: UInt64 = 0
         while !stop.isStopped {
+            batchClock = clock.now
             let n = try consumer.poll(max: config.pollBatch, timeoutMillis: config.pollTimeoutMillis) { message in
                 self.handle(message)
             }
@@ -105,6 +114,10 @@ public final class StreamEngine {
                 // Quiet input: nothing newer is coming for now, so apply what is buffered.
                 detector.advanceWatermark(to: detector.maxEventTime &+ 1)
                 counters.idleFlushes += 1
+            }
+            if config.idleFlushMillis > 0, now - lastIdleCheck >= .milliseconds(100) {
+                releaseIdlePartitions(now: now)
+                lastIdleCheck = now
             }
             try publishAlerts()
             producer.poll(timeoutMillis: 0)
@@ -149,13 +162,23 @@ public final class StreamEngine {
         return c
     }
 
+    /// A partition that has delivered nothing for `idleFlushMillis` stops holding event time back.
+    private func releaseIdlePartitions(now: ContinuousClock.Instant) {
+        for (p, last) in partitionLastInput where now - last >= .milliseconds(config.idleFlushMillis) {
+            if detector.holdsWatermark(partition: p) { detector.releaseWatermarkHold(partition: p) }
+        }
+    }
+
+    private var batchClock = ContinuousClock.now
+
     private func handle(_ message: borrowing KafkaMessage) {
         counters.consumed &+= 1
         let partition = message.partition
         let offset = message.offset
         if offset > consumedThrough[partition, default: -1] { consumedThrough[partition] = offset }
+        partitionLastInput[partition] = batchClock
         let value = message.value
-        do {
+        do throws(DecodeError) {
             let transfer = try decoder.decode(value)
             let outcome = detector.ingest(transfer, in: value, position: SourcePosition(partition: partition, offset: offset))
             if case .late(let behind) = outcome {
@@ -233,6 +256,12 @@ public final class StreamEngine {
     private func rebalanced(_ event: RebalanceEvent) {
         switch event {
         case .assigned(let parts):
+            // Each assigned partition holds event time back until it delivers (or goes idle), so a
+            // partition fetched later than the others does not see its events declared late.
+            let mine = parts.filter { $0.topic == config.inputTopic }.map(\.partition)
+            detector.holdWatermark(for: mine)
+            let now = ContinuousClock.now
+            for p in mine { partitionLastInput[p] = now }
             logger.info("partitions assigned", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
         case .revoked(let parts):
             logger.info("partitions revoked: committing what is processed", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
@@ -245,6 +274,17 @@ public final class StreamEngine {
             for p in parts {
                 consumedThrough.removeValue(forKey: p.partition)
                 committedNext.removeValue(forKey: p.partition)
+                partitionLastInput.removeValue(forKey: p.partition)
+                detector.releaseWatermarkHold(partition: p.partition)
+            }
+        case .lost(let parts):
+            // Another member may own these now: committing them would be wrong.
+            logger.warning("partitions lost (session timeout or fencing): not committing them", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
+            for p in parts {
+                consumedThrough.removeValue(forKey: p.partition)
+                committedNext.removeValue(forKey: p.partition)
+                partitionLastInput.removeValue(forKey: p.partition)
+                detector.releaseWatermarkHold(partition: p.partition)
             }
         case .failed(let error):
             logger.error("rebalance failed", metadata: ["error": "\(error)"])

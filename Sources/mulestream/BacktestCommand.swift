@@ -70,8 +70,10 @@ final class AlertFile {
             handle = f
             owned = true
         } else {
-            handle = stdout
-            owned = false
+            fflush(nil)
+            guard let f = fdopen(dup(1), "wb") else { throw CLIFailure.runtime("cannot write to stdout") }
+            handle = f
+            owned = true
         }
     }
 

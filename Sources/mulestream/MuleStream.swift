@@ -53,11 +53,12 @@ struct CLIFailure: Error {
 func printError(_ text: String) {
     var line = text
     if !line.hasSuffix("\n") { line += "\n" }
-    _ = line.withCString { fputs($0, Glibc.stderr) }
+    var bytes = Array(line.utf8)
+    _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
 }
 
 /// Prints to stdout and flushes (so scripts reading a pipe see lines promptly).
 func say(_ text: String) {
     print(text)
-    fflush(Glibc.stdout)
+    fflush(nil)
 }
