@@ -115,7 +115,7 @@ public final class StreamEngine {
                 detector.advanceWatermark(to: detector.maxEventTime &+ 1)
                 counters.idleFlushes += 1
             }
-            if config.idleFlushMillis > 0, now - lastIdleCheck >= .milliseconds(100) {
+            if config.partitionIdleMillis > 0, now - lastIdleCheck >= .milliseconds(100) {
                 releaseIdlePartitions(now: now)
                 lastIdleCheck = now
             }
@@ -162,9 +162,9 @@ public final class StreamEngine {
         return c
     }
 
-    /// A partition that has delivered nothing for `idleFlushMillis` stops holding event time back.
+    /// A partition that has delivered nothing for `partitionIdleMillis` stops holding event time back.
     private func releaseIdlePartitions(now: ContinuousClock.Instant) {
-        for (p, last) in partitionLastInput where now - last >= .milliseconds(config.idleFlushMillis) {
+        for (p, last) in partitionLastInput where now - last >= .milliseconds(config.partitionIdleMillis) {
             if detector.holdsWatermark(partition: p) { detector.releaseWatermarkHold(partition: p) }
         }
     }

@@ -109,6 +109,9 @@ extension MuleStream {
         @Option(help: ArgumentHelp("Apply buffered events after the input has been quiet this long (0s = never).", valueName: "duration"))
         var idleFlush: String = "2s"
 
+        @Option(help: ArgumentHelp("An input partition silent this long stops holding event time back (0s = never).", valueName: "duration"))
+        var partitionIdle: String = "10s"
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String = "info"
 
@@ -125,11 +128,14 @@ extension MuleStream {
             var kc = KafkaConfig()
             kc.set("bootstrap.servers", brokers)
             kc.set("group.id", group)
+            // A new group starts at the beginning of the topic: nothing is skipped silently.
+            kc.set("auto.offset.reset", "earliest")
             try kafka.apply(to: &kc)
             var config = EngineConfig(kafka: kc, inputTopic: input, outputTopic: output, deadLetterTopic: deadLetter)
             config.detector = try detector.detectorConfig()
             config.commitIntervalMillis = try parseDurationFlag(commitInterval, flag: "--commit-interval")
             config.idleFlushMillis = try parseDurationFlag(idleFlush, flag: "--idle-flush", allowZero: true)
+            config.partitionIdleMillis = try parseDurationFlag(partitionIdle, flag: "--partition-idle", allowZero: true)
             if let e = exitWhenIdle { config.exitWhenIdleMillis = try parseDurationFlag(e, flag: "--exit-when-idle") }
             let problems = config.problems()
             guard problems.isEmpty else { throw CLIFailure.usage(problems.joined(separator: "; ")) }
