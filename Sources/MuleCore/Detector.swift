@@ -74,6 +74,15 @@ struct CompiledRule: Sendable {
     @usableFromInline var onCredit: Bool
     @usableFromInline var onDebit: Bool
 
+    /// The same rule with every metric enabled: used to describe a firing window in full.
+    var reporting: CompiledRule {
+        var r = self
+        r.needsMatching = true
+        r.needsDwell = true
+        r.needsDistinct = true
+        return r
+    }
+
     init(_ rule: Rule) {
         self.rule = rule
         let ms = rule.conditions.metrics + rule.signals.flatMap(\.condition.metrics)
@@ -434,6 +443,8 @@ public struct Detector: Sendable {
             lastAlertAt[key] = t
             let until = t &+ rule.rule.cooldownMillis
             if until > states[Int(account)].cooldownUntil { states[Int(account)].cooldownUntil = until }
+            // The alert reports every window statistic, not only those the rule reads.
+            scan.run(legs: states[Int(account)].legs, start: start, rule: rule.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
             alerts.append(makeAlert(account: account, rule: rule, start: start, at: t, score: score, action: action))
             counters.alertsRaised &+= 1
         }
@@ -457,7 +468,7 @@ public struct Detector: Sendable {
             start: windowStart, end: t, inCount: scan.inCount, inAmount: Money(units: scan.inAmount),
             distinctPayers: scan.distinctPayers, outCount: scan.outCount, outAmount: Money(units: scan.outAmount),
             distinctPayees: scan.distinctPayees, passThrough: scan.passThrough,
-            medianDwellSeconds: scan.needsDwellValue ? scan.dwellMedian.map { $0 / 1000 } : nil)
+            medianDwellSeconds: scan.dwellMedian.map { $0 / 1000 })
         return Alert(
             alertId: Detector.alertId(account: name, rule: rule.rule, start: windowStart, end: t),
             account: name, ruleId: rule.rule.id, ruleVersion: rule.rule.version, severity: rule.rule.severity,

@@ -26,7 +26,6 @@ struct WindowScan: Sendable {
     var distinctPayers = 0
     var distinctPayees = 0
     var matched: Int64 = 0
-    var needsDwellValue = false
     var dwellMedian: Int64?
     var dwellP90: Int64?
 
@@ -48,7 +47,6 @@ struct WindowScan: Sendable {
         inCount = 0; inAmount = 0; outCount = 0; outAmount = 0
         distinctPayers = 0; distinctPayees = 0; matched = 0
         dwellMedian = nil; dwellP90 = nil
-        needsDwellValue = rule.needsDwell
         generation &+= 1
         if generation == 0 {  // wrapped: clear stale stamps
             for i in payerMarks.indices { payerMarks[i] = 0; payeeMarks[i] = 0 }
