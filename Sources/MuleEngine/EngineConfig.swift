@@ -25,8 +25,9 @@ public struct EngineConfig: Sendable {
     /// An assigned partition that delivers nothing for this long stops holding event time back
     /// (so one silent partition cannot stall detection); its later events may then be late.
     public var partitionIdleMillis: Int64 = 10_000
-    /// Stop by itself once input has been idle this long and nothing is buffered (demo, scripts,
-    /// tests); nil = run until stopped.
+    /// Stop by itself once partitions are assigned, the input has been idle this long (since the
+    /// last message or the assignment) and nothing is buffered (demo, scripts, tests); nil = run
+    /// until stopped.
     public var exitWhenIdleMillis: Int64?
     /// Log a progress line this often (0 = never).
     public var progressIntervalMillis: Int64 = 10_000

@@ -52,6 +52,7 @@ public final class StreamEngine {
     /// When each assigned input partition last delivered (or was assigned).
     private var partitionLastInput: [Int32: ContinuousClock.Instant] = [:]
     private var lastIdleCheck = ContinuousClock.now
+    private var lastAssignment: ContinuousClock.Instant?
     private var lastInputAt: ContinuousClock.Instant?
 
     /// Wall time from the first consumed batch to the last one (for events/s figures).
@@ -94,7 +95,6 @@ public final class StreamEngine {
             "dead_letter": "\(config.deadLetterTopic)", "rules": "\(detector.ruleList.map(\.key).joined(separator: ","))",
         ])
         let clock = ContinuousClock()
-        let startedAt = clock.now
         var lastCommit = clock.now
         var lastInput = clock.now
         var lastProgress = clock.now
@@ -122,7 +122,7 @@ public final class StreamEngine {
             try publishAlerts()
             producer.poll(timeoutMillis: 0)
             if let exitIdle = config.exitWhenIdleMillis, n == 0, detector.bufferedTransfers == 0,
-               now - lastInput >= .milliseconds(exitIdle), counters.consumed > 0 || now - startedAt >= .milliseconds(exitIdle * 4) {
+               let assignedAt = lastAssignment, now - max(lastInput, assignedAt) >= .milliseconds(exitIdle) {
                 logger.info("input idle: stopping as asked (--exit-when-idle)")
                 break
             }
@@ -262,6 +262,7 @@ public final class StreamEngine {
             detector.holdWatermark(for: mine)
             let now = ContinuousClock.now
             for p in mine { partitionLastInput[p] = now }
+            lastAssignment = now
             logger.info("partitions assigned", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
         case .revoked(let parts):
             logger.info("partitions revoked: committing what is processed", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])

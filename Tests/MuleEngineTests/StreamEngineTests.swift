@@ -1,0 +1,162 @@
+import Foundation
+import Logging
+import MuleCore
+import MuleEngine
+import MuleKafka
+import MuleRules
+import Testing
+
+/// The live engine in-process against librdkafka's mock cluster (real wire protocol on
+/// loopback): dead letters, lateness, duplicates, and what gets committed.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct StreamEngineTests {
+    static let t0: Int64 = 1_764_000_000_000
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func rules() throws -> [Rule] {
+        try RuleLoader.load(path: repoRoot.appendingPathComponent("Rules").path).map(\.rule)
+    }
+
+    static func event(_ id: String, _ ts: Int64, _ payer: String, _ payee: String, _ amount: String, channel: String = "qr") -> [UInt8] {
+        Array(#"{"id":"\#(id)","ts":\#(ts),"payer":"\#(payer)","payee":"\#(payee)","amount":"\#(amount)","channel":"\#(channel)","payee_kind":"personal"}"#.utf8)
+    }
+
+    struct Harness {
+        let cluster: MockCluster
+        let producer: KafkaProducer
+
+        init(partitions: Int32 = 1) throws {
+            cluster = try MockCluster()
+            try cluster.createTopic("in", partitions: partitions)
+            try cluster.createTopic("out", partitions: 1)
+            try cluster.createTopic("in.dlq", partitions: 1)
+            producer = try KafkaProducer(config: KafkaConfig([("bootstrap.servers", cluster.bootstrapServers)]))
+        }
+
+        func produce(_ values: [[UInt8]], partition: Int32 = 0) throws {
+            for v in values { try producer.send(topic: "in", partition: partition, key: nil, value: v) }
+            try producer.flush(timeoutMillis: 10_000)
+        }
+
+        func engineConfig(group: String = "g", lateness: Int64 = 0) -> EngineConfig {
+            // The mock only notices a departed member at its session timeout: keep it short so a
+            // restart in the same group is assigned quickly.
+            var kc = KafkaConfig([("bootstrap.servers", cluster.bootstrapServers), ("group.id", group),
+                                  ("auto.offset.reset", "earliest"), ("session.timeout.ms", "6000")])
+            kc.logHandler = KafkaLogRecord.discard
+            var c = EngineConfig(kafka: kc, inputTopic: "in", outputTopic: "out")
+            c.detector.allowedLatenessMillis = lateness
+            c.exitWhenIdleMillis = 1000
+            c.idleFlushMillis = 300
+            c.progressIntervalMillis = 0
+            c.commitIntervalMillis = 200
+            return c
+        }
+
+        func run(_ config: EngineConfig) throws -> EngineCounters {
+            var logger = Logger(label: "test")
+            logger.logLevel = .warning
+            return try StreamEngine(config: config, rules: StreamEngineTests.rules(), logger: logger).run(stop: StopSignal())
+        }
+
+        /// Every record on `topic` with its `reason` header (if any).
+        func read(_ topic: String) throws -> [(reason: String?, value: String)] {
+            var kc = KafkaConfig([("bootstrap.servers", cluster.bootstrapServers), ("group.id", "reader-\(UUID())"),
+                                  ("auto.offset.reset", "earliest")])
+            kc.logHandler = KafkaLogRecord.discard
+            let c = try KafkaConsumer(config: kc, topics: [topic])
+            defer { c.close() }
+            var out: [(String?, String)] = []
+            var quiet = 0
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline && (out.isEmpty ? quiet < 40 : quiet < 5) {
+                let n = try c.poll(max: 100, timeoutMillis: 200) { m in
+                    let reason = m.header("reason").flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
+                    out.append((reason, String(decoding: m.value, as: UTF8.self)))
+                }
+                quiet = n == 0 ? quiet + 1 : 0
+            }
+            return out
+        }
+    }
+
+    static func mule(_ name: String, from t: Int64) -> [[UInt8]] {
+        var v: [[UInt8]] = (1...6).map { event("\(name)-in-\($0)", t + Int64($0) * 1000, "\(name)-v\($0)", name, "1000.00") }
+        v.append(event("\(name)-out", t + 120_000, name, "\(name)-next", "5910.00", channel: "p2p"))
+        return v
+    }
+
+    @Test func lateEventsAreDeadLetteredWithReason() throws {
+        let h = try Harness()
+        var events = Self.mule("M", from: Self.t0)
+        events.append(Self.event("too-late", Self.t0, "L-1", "L-2", "5.00"))
+        try h.produce(events)
+        let counters = try h.run(h.engineConfig(lateness: 10_000))
+        #expect(counters.consumed == 8)
+        #expect(counters.deadLettered == 1)
+        let dlq = try h.read("in.dlq")
+        #expect(dlq.count == 1)
+        #expect(dlq.first?.reason == "late: 110000 ms behind the watermark")
+        #expect(dlq.first?.value.contains("too-late") == true)
+        #expect(try h.read("out").contains { $0.value.contains(#""account":"M""#) })
+    }
+
+    @Test func duplicatesAreCountedNotAlertedTwice() throws {
+        let h = try Harness()
+        let events = Self.mule("D", from: Self.t0)
+        try h.produce(events + events)  // a producer retry storm replays everything
+        let counters = try h.run(h.engineConfig())
+        #expect(counters.consumed == 14)
+        #expect(counters.detector.duplicates == 7)
+        #expect(counters.deadLettered == 0)
+        let alerts = try h.read("out")
+        #expect(alerts.count == 2)  // one per shipped rule, not four
+    }
+
+    @Test func undecodableEventsAreDeadLetteredAndCountedByReason() throws {
+        let h = try Harness()
+        try h.produce([Array("{}".utf8), Array("{\"id\":\"x\"".utf8), Array([0xFF, 0xFE]),
+                       Self.event("ok-1", Self.t0, "a", "b", "1.00")])
+        let counters = try h.run(h.engineConfig())
+        #expect(counters.deadLettered == 3)
+        #expect(counters.decodeFailures["missing_field"] == 1)
+        #expect(counters.decodeFailures["malformed_json"] == 2)
+        let reasons = try h.read("in.dlq").compactMap(\.reason)
+        #expect(reasons.count == 3)
+        #expect(reasons.contains("missing_field: id"))
+    }
+
+    @Test func offsetsOfBufferedEventsAreNotCommitted() throws {
+        let h = try Harness()
+        // With a 1 h lateness and no idle flush, nothing is applied: nothing may be committed
+        // past the first buffered event.
+        try h.produce([Self.event("b-0", Self.t0, "x0", "y0", "1.00"), Self.event("b-1", Self.t0 + 1, "x1", "y1", "1.00")])
+        var config = h.engineConfig(group: "buffered", lateness: 3_600_000)
+        config.idleFlushMillis = 0
+        config.exitWhenIdleMillis = nil
+        let stop = StopSignal()
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let engine = try StreamEngine(config: config, rules: Self.rules(), logger: logger)
+        let stopper = Thread { Thread.sleep(forTimeInterval: 6); stop.stop() }
+        stopper.start()
+        let counters = try engine.run(stop: stop)
+        #expect(counters.consumed == 2)
+        var kc = KafkaConfig([("bootstrap.servers", h.cluster.bootstrapServers), ("group.id", "buffered")])
+        kc.logHandler = KafkaLogRecord.discard
+        let probe = try KafkaConsumer(config: kc, topics: ["in"])
+        defer { probe.close() }
+        let committed = try probe.committed([TopicPartition(topic: "in", partition: 0)], timeoutMillis: 5000)
+        #expect(committed.first?.offset ?? -1 <= 0, "committed past buffered events: \(committed)")
+    }
+
+    @Test func appliedEventsAreCommittedSoARestartResumes() throws {
+        let h = try Harness()
+        try h.produce(Self.mule("R", from: Self.t0))
+        #expect(try h.run(h.engineConfig(group: "resume")).consumed == 7)
+        try h.produce([Self.event("r-new", Self.t0 + 200_000, "p", "q", "3.00")])
+        let second = try h.run(h.engineConfig(group: "resume"))
+        #expect(second.consumed == 1)
+        #expect(second.alertsPublished == 0)
+    }
+}
