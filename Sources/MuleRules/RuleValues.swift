@@ -11,10 +11,6 @@ struct ValueProblem: Error, Equatable {
 /// Each accepts only the spellings the rule-file format documents, so a typo is an error
 /// rather than a silently different threshold.
 enum RuleValues {
-    /// Duration units and their length in milliseconds, in the order messages list them.
-    static let durationUnits: [(name: String, millis: Int64)] = [
-        ("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000),
-    ]
     static let day: Int64 = 86_400_000
     /// Largest count a rule may compare against; more is a typo, not a threshold.
     static let maxCount: Int64 = 1_000_000_000
@@ -22,26 +18,21 @@ enum RuleValues {
     /// `500ms`, `90s`, `15m`, `2h`, `1d` → milliseconds. Rejects bare numbers (with the list of
     /// units), other spellings, and values that overflow.
     static func durationMillis(_ text: String) throws(ValueProblem) -> Int64 {
-        let digits = text.prefix { $0.isASCII && $0.isNumber }
-        let unitText = text.dropFirst(digits.count)
-        if !digits.isEmpty && unitText.isEmpty {
+        switch DurationText.parse(text) {
+        case .success(let millis):
+            return millis
+        case .failure(.bareNumber):
             throw ValueProblem("must be a duration with a unit (ms, s, m, h or d), like 90s or 15m; got the bare number \(shown(text))")
-        }
-        guard !digits.isEmpty, let unit = durationUnits.first(where: { $0.name == unitText }) else {
+        case .failure(.notADuration):
             throw ValueProblem("must be a duration like 90s, 15m, 2h or 1d, got `\(shown(text))`")
+        case .failure(.tooLarge):
+            throw ValueProblem("is too large, got `\(shown(text))`")
         }
-        guard let count = Int64(digits) else { throw ValueProblem("is too large, got `\(shown(text))`") }
-        let (millis, overflow) = count.multipliedReportingOverflow(by: unit.millis)
-        if overflow { throw ValueProblem("is too large, got `\(shown(text))`") }
-        return millis
     }
 
     /// The shortest exact spelling of a duration: 7200000 → `2h`, 1500 → `1500ms`.
     static func formatDuration(_ millis: Int64) -> String {
-        for unit in durationUnits.reversed() where millis != 0 && millis % unit.millis == 0 {
-            return "\(millis / unit.millis)\(unit.name)"
-        }
-        return "\(millis)ms"
+        DurationText.format(milliseconds: millis)
     }
 
     /// A non-negative whole number written as a plain YAML integer.

@@ -115,6 +115,15 @@ extension MuleStream {
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String = "info"
 
+        @Flag(help: "Create the output and dead-letter topics first if they do not exist (Kafka Admin API).")
+        var createTopics = false
+
+        @Option(help: "Partitions for topics created by --create-topics.")
+        var topicPartitions: Int32 = 6
+
+        @Option(help: "Replication factor for topics created by --create-topics.")
+        var replicationFactor: Int16 = 3
+
         @Flag(help: "Print the effective configuration (secrets redacted) and exit.")
         var printConfig = false
 
@@ -146,6 +155,20 @@ extension MuleStream {
                 return
             }
             let logger = try makeLogger("mulestream", level: logLevel)
+            if createTopics {
+                guard topicPartitions >= 1, replicationFactor >= 1 else {
+                    throw CLIFailure.usage("--topic-partitions and --replication-factor must be at least 1")
+                }
+                do {
+                    try KafkaAdmin.createTopics(
+                        config: config.kafka,
+                        topics: [(output, topicPartitions, replicationFactor), (config.deadLetterTopic, topicPartitions, replicationFactor)],
+                        timeoutMillis: 30_000)
+                    logger.info("topics ready", metadata: ["topics": "\(output),\(config.deadLetterTopic)"])
+                } catch {
+                    throw CLIFailure.runtime("cannot create topics: \(error)")
+                }
+            }
             let stop = StopSignal()
             SignalTrap.install(stop)
             do {
