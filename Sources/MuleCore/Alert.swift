@@ -49,10 +49,12 @@ public struct Alert: Sendable, Equatable {
     /// How many legs the evidence stands for (may exceed `evidence.count`).
     public var evidenceCount: Int
     public var chain: [String]?
+    /// `ruleSetHash` of the rule set that raised it.
+    public var ruleSet: String?
 
     public init(alertId: String, account: String, ruleId: String, ruleVersion: String, severity: Severity,
                 mode: RuleMode, action: String?, score: Double, eventTs: Int64, window: AlertWindow?,
-                evidence: [String], evidenceCount: Int, chain: [String]? = nil) {
+                evidence: [String], evidenceCount: Int, chain: [String]? = nil, ruleSet: String? = nil) {
         self.alertId = alertId
         self.account = account
         self.ruleId = ruleId
@@ -66,5 +68,6 @@ public struct Alert: Sendable, Equatable {
         self.evidence = evidence
         self.evidenceCount = evidenceCount
         self.chain = chain
+        self.ruleSet = ruleSet
     }
 }

@@ -9,6 +9,7 @@ public enum AlertEncoder {
         o.key("account"); o.string(a.account)
         o.key("rule"); o.string(a.ruleId)
         o.key("rule_version"); o.string(a.ruleVersion)
+        if let rs = a.ruleSet { o.key("rule_set"); o.string(rs) }
         o.key("severity"); o.string(a.severity.name)
         o.key("mode"); o.string(a.mode.name)
         if let action = a.action { o.key("action"); o.string(action) }

@@ -126,7 +126,9 @@ struct CompiledRule: Sendable {
 public struct Detector: Sendable {
     public let config: DetectorConfig
     @usableFromInline var rules: [CompiledRule]
-    @usableFromInline let longestWindow: Int64
+    @usableFromInline var longestWindow: Int64
+    /// `ruleSetHash` of the loaded rules; every alert carries it.
+    public internal(set) var ruleSet: String
     @usableFromInline var accounts = AccountTable()
     @usableFromInline var states = ContiguousArray<AccountState>()
     @usableFromInline var transferIds: TransferIdLog
@@ -154,6 +156,7 @@ public struct Detector: Sendable {
         self.config = config
         self.rules = rules.map(CompiledRule.init)
         self.longestWindow = rules.map(\.windowMillis).max() ?? 0
+        self.ruleSet = ruleSetHash(rules)
         self.transferIds = TransferIdLog(capacityBytes: config.transferIdLogBytes)
         self.dedup = DedupIndex(maxEntries: config.maxDedupEntries)
     }
@@ -473,7 +476,7 @@ public struct Detector: Sendable {
             alertId: Detector.alertId(account: name, rule: rule.rule, start: windowStart, end: t),
             account: name, ruleId: rule.rule.id, ruleVersion: rule.rule.version, severity: rule.rule.severity,
             mode: rule.rule.mode, action: action, score: score, eventTs: t, window: window,
-            evidence: evidence, evidenceCount: count)
+            evidence: evidence, evidenceCount: count, ruleSet: ruleSet)
     }
 
     /// Deterministic alert id: 32 hex digits from the account, `rule@version` and the window.

@@ -110,8 +110,10 @@ public final class StreamEngine {
                 lastInput = now
                 lastInputAt = now
             } else if config.idleFlushMillis > 0, detector.bufferedTransfers > 0,
-                      now - lastInput >= .milliseconds(config.idleFlushMillis) {
-                // Quiet input: nothing newer is coming for now, so apply what is buffered.
+                      now - lastInput >= .milliseconds(config.idleFlushMillis), caughtUp(consumer) {
+                // Quiet input and nothing left to fetch: apply what is buffered rather than wait
+                // for the next event. (A consumer that is merely slow is not caught up, so this
+                // never declares a lagging partition's events late.)
                 detector.advanceWatermark(to: detector.maxEventTime &+ 1)
                 counters.idleFlushes += 1
             }
@@ -122,7 +124,9 @@ public final class StreamEngine {
             try publishAlerts()
             producer.poll(timeoutMillis: 0)
             if let exitIdle = config.exitWhenIdleMillis, n == 0, detector.bufferedTransfers == 0,
-               let assignedAt = lastAssignment, now - max(lastInput, assignedAt) >= .milliseconds(exitIdle) {
+               let assignedAt = lastAssignment, now - max(lastInput, assignedAt) >= .milliseconds(exitIdle),
+               caughtUp(consumer) || now - max(lastInput, assignedAt) >= .milliseconds(exitIdle * 10) {
+                // (The second clause only guards against a lag that can never be known.)
                 logger.info("input idle: stopping as asked (--exit-when-idle)")
                 break
             }
@@ -160,6 +164,12 @@ public final class StreamEngine {
         var c = counters
         c.detector = detector.counters
         return c
+    }
+
+    /// Whether every assigned input partition has been read to its (cached) high watermark.
+    private func caughtUp(_ consumer: KafkaConsumer) -> Bool {
+        let parts = partitionLastInput.keys.map { TopicPartition(topic: config.inputTopic, partition: $0) }
+        return consumer.cachedLag(parts).allSatisfy { $0 == 0 }
     }
 
     /// A partition that has delivered nothing for `partitionIdleMillis` stops holding event time back.

@@ -140,6 +140,33 @@ public final class KafkaConsumer: @unchecked Sendable {
         return list.offsets()
     }
 
+    /// How many messages each partition has beyond this consumer's position, from the high
+    /// watermarks librdkafka cached from its last fetch responses (no broker round trip).
+    /// nil for a partition whose position or watermark is not known yet.
+    public func cachedLag(_ partitions: [TopicPartition]) -> [Int64?] {
+        guard !isClosed, !partitions.isEmpty else { return partitions.map { _ in nil } }
+        let list = PartitionList(capacity: partitions.count)
+        for p in partitions { list.add(p.topic, p.partition) }
+        let err = list.withPointer { rd_kafka_position(rk, $0) }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return partitions.map { _ in nil } }
+        let positions = list.offsets()
+        var out: [Int64?] = []
+        for (i, p) in partitions.enumerated() {
+            var low: Int64 = -1
+            var high: Int64 = -1
+            let e = rd_kafka_get_watermark_offsets(rk, p.topic, p.partition, &low, &high)
+            guard e == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { out.append(nil); continue }
+            let position = positions[i].offset
+            if position >= 0 {
+                out.append(max(0, high - position))
+            } else {
+                // Nothing consumed yet: caught up only if the partition holds nothing to read.
+                out.append(high == low ? 0 : nil)
+            }
+        }
+        return out
+    }
+
     /// The partitions currently assigned to this member.
     public var assignment: [TopicPartition] {
         get throws {

@@ -164,7 +164,7 @@ private func noLateness() -> DetectorConfig {
         let text = String(decoding: AlertEncoder.encode(a, emittedAtMillis: 1_764_000_421_120), as: UTF8.self)
         #expect(text.hasPrefix("{\"alert_id\":\""))
         #expect(text.contains("\"account\":\"m\\\"q\""))
-        #expect(text.contains("\"rule\":\"pass-through\",\"rule_version\":\"1\",\"severity\":\"high\""))
+        #expect(text.contains("\"rule\":\"pass-through\",\"rule_version\":\"1\",\"rule_set\":\"\(s.driver.detector.ruleSet)\",\"severity\":\"high\""))
         #expect(text.contains("\"emitted_at\":\"2025-11-24T16:07:01.120Z\""))
         #expect(text.contains("\"in_amount\":\"500.00\""))
         #expect(text.contains("\"pass_through\":0.99"))

@@ -1,0 +1,26 @@
+extension Detector {
+    /// Swaps the rule set while keeping every account's window state (hot reload).
+    ///
+    /// Cool-downs carry over to the rule with the same `id@version`, else to the same `id` (a
+    /// new version of a rule does not re-alert an account the old version just alerted). A rule
+    /// whose window grew sees only the legs the old windows kept; it fills up as time passes.
+    public mutating func replaceRules(_ newRules: [Rule]) {
+        precondition(newRules.count < 65_536, "too many rules")
+        let oldKeys = rules.map(\.rule.key)
+        let oldIds = rules.map(\.rule.id)
+        var remap: [Int: Int] = [:]
+        for (ni, r) in newRules.enumerated() {
+            if let oi = oldKeys.firstIndex(of: r.key) ?? oldIds.firstIndex(of: r.id), remap[oi] == nil {
+                remap[oi] = ni
+            }
+        }
+        var carried: [UInt64: Int64] = [:]
+        for (key, at) in lastAlertAt {
+            if let ni = remap[Int(key & 0xFFFF)] { carried[(key & ~0xFFFF) | UInt64(ni)] = at }
+        }
+        lastAlertAt = carried
+        rules = newRules.map(CompiledRule.init)
+        longestWindow = newRules.map(\.windowMillis).max() ?? 0
+        ruleSet = ruleSetHash(newRules)
+    }
+}
