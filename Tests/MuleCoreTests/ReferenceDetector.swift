@@ -115,7 +115,9 @@ struct ReferenceDetector {
             case .passThrough: inAmount == 0 ? .nan : Double(matched) / Double(inAmount)
             case .dwellMedian: quantile(0.5).map(Double.init) ?? .nan
             case .dwellP90: quantile(0.9).map(Double.init) ?? .nan
-            case .retained: inAmount == 0 ? .nan : 1 - Double(outAmount) / Double(inAmount)
+            // 1 − out/in, rounded once: the double nearest the exact ratio compares with a
+            // bound's double the way the exact ratio compares with the bound's decimal.
+            case .retained: inAmount == 0 ? .nan : Double(inAmount - outAmount) / Double(inAmount)
             case .burst(let w): Double(burst(w))
             case .accountAge: Double(age)
             }
