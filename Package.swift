@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -42,7 +43,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "MuleCoreTests", dependencies: ["MuleCore", "MuleTesting"]),
+        .testTarget(
+            name: "MuleCoreTests",
+            dependencies: [
+                "MuleCore", "MuleTesting", "MuleRules",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(name: "MuleRulesTests", dependencies: ["MuleRules", "MuleCore"]),
         .testTarget(name: "MuleKafkaTests", dependencies: ["MuleKafka"]),
         .testTarget(name: "MuleBacktestTests", dependencies: ["MuleBacktest", "MuleCore", "MuleTesting"]),

@@ -159,7 +159,9 @@ struct WindowScan: Sendable {
         case .passThrough: inAmount > 0 ? Double(matched) / Double(inAmount) : .nan
         case .dwellMedian: dwellMedian.map(Double.init) ?? .nan
         case .dwellP90: dwellP90.map(Double.init) ?? .nan
-        case .retained: inAmount > 0 ? 1 - Double(outAmount) / Double(inAmount) : .nan
+        // One rounding only (integer difference, then divide), so a cut of exactly 1.8 % meets
+        // a `max: 0.018` bound; `1 - out / in` rounds twice and lands just above it.
+        case .retained: inAmount > 0 ? Double(inAmount &- outAmount) / Double(inAmount) : .nan
         case .burst(let w): Double(burst(w))
         case .accountAge: Double(now - firstSeen)
         }
