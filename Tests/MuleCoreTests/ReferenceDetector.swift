@@ -240,7 +240,7 @@ struct ReferenceDetector {
                 alertId: Detector.alertId(account: account, rule: rule, start: start, end: t),
                 account: account, ruleId: rule.id, ruleVersion: rule.version, severity: rule.severity,
                 mode: rule.mode, action: action, score: score, eventTs: t, window: windowStats,
-                evidence: Array(window.prefix(evidenceLimit).map(\.id)), evidenceCount: window.count))
+                evidence: Array(window.prefix(evidenceLimit).map(\.id)), evidenceCount: window.count, ruleSet: ruleSetHash(rules)))
         }
     }
 }
