@@ -127,7 +127,11 @@ public final class StreamEngine {
                let assignedAt = lastAssignment, now - max(lastInput, assignedAt) >= .milliseconds(exitIdle),
                caughtUp(consumer) || now - max(lastInput, assignedAt) >= .milliseconds(exitIdle * 10) {
                 // (The second clause only guards against a lag that can never be known.)
-                logger.info("input idle: stopping as asked (--exit-when-idle)")
+                let parts = partitionLastInput.keys.sorted()
+                let lags = consumer.cachedLag(parts.map { TopicPartition(topic: config.inputTopic, partition: $0) })
+                logger.info("input idle: stopping as asked (--exit-when-idle)", metadata: [
+                    "lag": "\(zip(parts, lags).map { "\($0.0):\($0.1.map(String.init) ?? "?")" }.joined(separator: ","))",
+                ])
                 break
             }
             if now - lastCommit >= .milliseconds(config.commitIntervalMillis) {

@@ -98,3 +98,23 @@ extension KafkaAdmin {
         return Int(entry.partition_cnt)
     }
 }
+
+extension KafkaAdmin {
+    /// Low and high watermark offsets of each partition of `topic`, asked of the brokers
+    /// (`high - low` messages are retained; `high` is the offset the next message will get).
+    public static func watermarks(config: KafkaConfig, topic: String, partitions: [Int32],
+                                  timeoutMillis: Int32) throws -> [(low: Int64, high: Int64)] {
+        let state = ClientState(config: config)
+        let conf = try config.makeConf()
+        state.install(on: conf)
+        let rk = try makeKafkaHandle(RD_KAFKA_PRODUCER, conf: conf, redactor: state.redactor, what: "admin client")
+        defer { withExtendedLifetime(state) { rd_kafka_destroy(rk) } }
+        return try partitions.map { p in
+            var low: Int64 = -1
+            var high: Int64 = -1
+            let err = rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, timeoutMillis)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "watermarks of \(topic)[\(p)]") }
+            return (low, high)
+        }
+    }
+}

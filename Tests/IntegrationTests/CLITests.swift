@@ -7,7 +7,7 @@ struct CLITests {
     @Test func rulesCheckAcceptsTheShippedRules() throws {
         let (status, out, err) = try runToEnd(Env.mulestream, ["rules", "check", "Rules"])
         #expect(status == 0, "\(err)")
-        #expect(out.contains("ok Rules/rapid-pass-through.yaml: rapid-pass-through@1"))
+        #expect(out.contains("ok Rules/rapid-pass-through.yaml: rapid-pass-through@2"))
         #expect(out.contains("layered-forwarding@1"))
     }
 
@@ -49,7 +49,7 @@ struct CLITests {
         #expect((overall["precision"] as? Double ?? 0) >= 0.95, "\(overall)")
         #expect((overall["recall"] as? Double ?? 0) >= 0.6, "\(overall)")
         let perRule = try #require(summary["per_rule"] as? [String: Any])
-        #expect(perRule.keys.sorted() == ["layered-forwarding@1", "rapid-pass-through@1"])
+        #expect(perRule.keys.sorted() == ["layered-forwarding@1", "rapid-pass-through@2"])
         let lines = try String(contentsOfFile: alerts, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == summary["alerts"] as? Int)
         #expect(lines.allSatisfy { $0.hasPrefix("{\"alert_id\":") })
@@ -71,7 +71,7 @@ struct CLITests {
         #expect(status == 0, "\(err)")
         let line = try #require(out.split(separator: "\n").first { $0.contains("planted mule:") })
         let counts = line.split(separator: " ").last { $0.contains("/") }.map { $0.split(separator: "/") }
-        #expect(counts?.count == 2 && counts?[0] == counts?[1], "\(line)")
+        #expect(counts?.count == 2 && counts?[0] == counts?[1], "\(out)\n\(err)")
         #expect(out.contains("false flags:           0"))
         #expect(out.contains("dead-lettered:         5"))
     }
