@@ -33,8 +33,8 @@ public struct Labels: Sendable {
         var roles: [String: String] = [:]
         var listed = 0
         var roleColumn: Int?
-        for (i, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+        // "\r\n" is one Character in Swift, so split on newline characters, not on "\n".
+        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let cols = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             if i == 0 {
                 guard cols.count >= 2, cols[0] == "account", cols[1] == "is_mule" else {
