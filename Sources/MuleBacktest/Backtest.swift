@@ -12,6 +12,8 @@ public struct BacktestSummary: Sendable {
     public var duplicates: UInt64 = 0
     public var late: UInt64 = 0
     public var alerts = 0
+    /// Hits silenced by a snooze (counted, not written).
+    public var snoozed = 0
     /// Accounts flagged, by `rule@version`.
     public var flaggedByRule: [String: Set<String>] = [:]
     public var seconds: Double = 0
@@ -29,7 +31,7 @@ public struct BacktestSummary: Sendable {
 public enum Backtest {
     public static func run(
         eventsPath: String, rules: [Rule], config: DetectorConfig, limits: DecoderLimits = DecoderLimits(),
-        onAlert: (Alert) throws -> Void
+        snoozes: SnoozeList = SnoozeList(), onAlert: (Alert) throws -> Void
     ) throws -> BacktestSummary {
         var detector = Detector(rules: rules, config: config)
         let decoder = EventDecoder(limits: limits)
@@ -37,6 +39,10 @@ public enum Backtest {
         let started = Date()
         func drain() throws {
             for a in detector.takeAlerts() {
+                if snoozes.snooze(for: a) != nil {
+                    summary.snoozed += 1
+                    continue
+                }
                 summary.alerts += 1
                 summary.flaggedByRule["\(a.ruleId)@\(a.ruleVersion)", default: []].insert(a.account)
                 try onAlert(a)

@@ -114,3 +114,15 @@ enum RFC3339 {
         return result
     }
 }
+
+/// Epoch milliseconds of an RFC 3339 date-time (`2026-12-01T00:00:00Z`, `…+08:00`) or of a
+/// plain date (`2026-12-01`, read as midnight UTC); nil for anything else. For configuration
+/// (snoozes, flags), not for the hot path.
+public func parseTimestamp(_ text: String) -> Int64? {
+    var t = text
+    if t.utf8.count == 10 { t += "T00:00:00Z" }
+    return t.withUTF8 { buf -> Int64? in
+        guard let base = buf.baseAddress, buf.count > 0 else { return nil }
+        return try? RFC3339.epochMillis(UnsafeRawPointer(base), 0, buf.count)
+    }
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MuleBacktest
 import MuleCore
+import MuleRules
 
 extension MuleStream {
     struct Backtest: ParsableCommand {
@@ -26,6 +27,9 @@ extension MuleStream {
         @Option(help: ArgumentHelp("Write alerts here as NDJSON (default: stdout).", valueName: "file"))
         var alertsOut: String?
 
+        @Option(help: ArgumentHelp("Snooze file (account,rule,until,reason): snoozed hits are counted, not written.", valueName: "file"))
+        var snoozes: String?
+
         @Flag(help: "Print the summary as one JSON object.")
         var json = false
 
@@ -40,10 +44,14 @@ extension MuleStream {
             guard FileManager.default.isReadableFile(atPath: events) else {
                 throw CLIFailure.usage("cannot read events file `\(events)`")
             }
+            let snoozeList: SnoozeList
+            do { snoozeList = SnoozeList(try snoozes.map { try SnoozeFile.load(path: $0) } ?? []) } catch {
+                throw CLIFailure.usage("\(error)")
+            }
             let sink = try AlertFile(path: alertsOut)
             let summary: BacktestSummary
             do {
-                summary = try MuleBacktest.Backtest.run(eventsPath: events, rules: ruleSet, config: config) { alert in
+                summary = try MuleBacktest.Backtest.run(eventsPath: events, rules: ruleSet, config: config, snoozes: snoozeList) { alert in
                     sink.write(AlertEncoder.encode(alert, emittedAtMillis: alert.eventTs))
                 }
             } catch {
@@ -99,7 +107,7 @@ struct BacktestReport {
         out.append("events: \(summary.lines) lines, \(summary.applied) applied, \(rejected) rejected, \(summary.duplicates) duplicates, \(summary.late) late")
         for (code, n) in summary.rejected.sorted(by: { $0.key < $1.key }) { out.append("  rejected \(code): \(n)") }
         for s in summary.rejectedSamples { out.append("  e.g. \(s)") }
-        out.append("alerts: \(summary.alerts) on \(summary.flagged.count) accounts")
+        out.append("alerts: \(summary.alerts) on \(summary.flagged.count) accounts" + (summary.snoozed > 0 ? ", \(summary.snoozed) snoozed hits not written" : ""))
         out.append("speed: \(Int(summary.eventsPerSecond)) events/s (\(String(format: "%.2f", summary.seconds)) s)")
         if let labels {
             out.append("scores against \(labels.mules.count) labelled mules:")
@@ -123,7 +131,7 @@ struct BacktestReport {
     func json() -> String {
         var obj: [String: Any] = [
             "events": summary.lines, "applied": summary.applied, "rejected": summary.rejected,
-            "duplicates": summary.duplicates, "late": summary.late, "alerts": summary.alerts,
+            "duplicates": summary.duplicates, "late": summary.late, "alerts": summary.alerts, "snoozed": summary.snoozed,
             "flagged_accounts": summary.flagged.count, "seconds": summary.seconds,
             "events_per_second": summary.eventsPerSecond,
         ]
