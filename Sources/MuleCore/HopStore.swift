@@ -1,0 +1,82 @@
+/// One hop of money through an account: `from` passed on to `to` money it had received within
+/// the hop window.
+public struct Hop: Sendable, Equatable {
+    public var from: Int32
+    public var to: Int32
+    /// Event time of the onward transfer.
+    public var ts: Int64
+    /// Units passed on.
+    public var amount: Int64
+    /// Money-weighted mean time the passed-on money sat in `from`, ms.
+    public var delayMillis: Int64
+    /// Fraction `from` kept of what it received within the hop window, as of this transfer.
+    public var retained: Double
+    /// Consecutive forwarding hops ending with this one (1 = `from` passed on money that was
+    /// not itself forwarded to it).
+    public var depth: UInt8
+    /// Sequence number of the hop that brought the money into `from`, or `Hop.none`.
+    public var parent: UInt64
+    /// The onward transfer's id handle (evidence).
+    public var txHandle: UInt64
+
+    public static let none = UInt64.max
+}
+
+/// The recent hops, in event-time order, indexed by the transfer that made them so the next
+/// hop down the chain can find its parent. Hops older than the memory horizon are dropped.
+struct HopStore: Sendable {
+    private var hops: [Hop] = []
+    private var front = 0
+    /// Sequence number of `hops[0]`.
+    private var base: UInt64 = 0
+    private var byTx: [UInt64: UInt64] = [:]
+
+    var count: Int { hops.count - front }
+
+    /// Records a hop; returns its sequence number.
+    mutating func add(_ h: Hop) -> UInt64 {
+        let seq = base + UInt64(hops.count)
+        hops.append(h)
+        byTx[h.txHandle] = seq
+        return seq
+    }
+
+    func hop(_ seq: UInt64) -> Hop? {
+        guard seq != Hop.none, seq >= base + UInt64(front), seq < base + UInt64(hops.count) else { return nil }
+        return hops[Int(seq - base)]
+    }
+
+    /// The hop made by the transfer with this id handle, if it was one and is still remembered.
+    func hop(forTransfer tx: UInt64) -> (seq: UInt64, hop: Hop)? {
+        guard let seq = byTx[tx], let h = hop(seq) else { return nil }
+        return (seq, h)
+    }
+
+    /// The chain ending with hop `seq`, first hop first (parents that are no longer remembered
+    /// end the walk).
+    func chain(endingAt seq: UInt64, limit: Int = 16) -> [Hop] {
+        var out: [Hop] = []
+        var s = seq
+        while out.count < limit, let h = hop(s) {
+            out.append(h)
+            s = h.parent
+        }
+        return out.reversed()
+    }
+
+    /// Forgets hops older than `cutoff`.
+    mutating func expire(before cutoff: Int64) {
+        while front < hops.count && hops[front].ts < cutoff {
+            let h = hops[front]
+            if byTx[h.txHandle] == base + UInt64(front) { byTx.removeValue(forKey: h.txHandle) }
+            front += 1
+        }
+        if front > 1024 && front * 2 > hops.count {
+            hops.removeFirst(front)
+            base += UInt64(front)
+            front = 0
+        }
+    }
+
+    var memoryBytes: Int { hops.capacity * MemoryLayout<Hop>.stride + byTx.capacity * 24 }
+}
