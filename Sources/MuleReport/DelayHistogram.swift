@@ -40,7 +40,7 @@ struct DelayHistogram {
         }
         s += "</g>"
         func pct(_ q: Double) -> Int64 { sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))] }
-        let stats = "\(sorted.count) mules · median \(Markup.duration(millis: pct(0.5))) · p90 \(Markup.duration(millis: pct(0.9))) · max \(Markup.duration(millis: maxDelay))"
+        let stats = "\(sorted.count) mule\(sorted.count == 1 ? "" : "s") · median \(Markup.duration(millis: pct(0.5))) · p90 \(Markup.duration(millis: pct(0.9))) · max \(Markup.duration(millis: maxDelay))"
         s += "<text x=\"\(Markup.n(f.left))\" y=\"28\" font-size=\"13\" fill=\"\(Palette.ink)\">\(Markup.escape(stats))</text>"
         return s + "</svg>"
     }
