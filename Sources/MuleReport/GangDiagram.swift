@@ -11,6 +11,8 @@ struct GangDiagram {
     static let width = 1200.0
     static let rowGap = 48.0
     static let radius = 11.0
+    /// Most amount labels per gang: dense gangs label their biggest flows; every edge keeps its tooltip.
+    static let labelledEdges = 14
 
     /// What the labels say about an account, as a legend entry and a colour.
     func kind(of account: String) -> (name: String, colour: String) {
@@ -96,6 +98,7 @@ struct GangDiagram {
             intoRank.append(intoCount[e.to, default: 0])
             intoCount[e.to, default: 0] += 1
         }
+        let labelled = Set(g.edges.indices.sorted { (g.edges[$0].amount, -$0) > (g.edges[$1].amount, -$1) }.prefix(Self.labelledEdges))
         for (ei, e) in g.edges.enumerated() {
             guard let a = pos[e.from], let b = pos[e.to] else { continue }
             let forward = b.0 > a.0
@@ -121,6 +124,7 @@ struct GangDiagram {
             let cx = forward ? (x1 + x2) / 2 : x1, dx = forward ? (x1 + x2) / 2 : x2
             let lx = u * u * u * x1 + 3 * u * u * t * cx + 3 * u * t * t * dx + t * t * t * x2
             let ly = forward ? y1 + (y2 - y1) * (3 * t * t - 2 * t * t * t) - 4 : max(y1, y2) + 30
+            guard labelled.contains(ei) else { continue }
             s += "<text class=\"amount\" x=\"\(Markup.n(lx))\" y=\"\(Markup.n(ly))\" text-anchor=\"middle\" font-size=\"11\" fill=\"\(Palette.ink)\" stroke=\"#f8fafc\" stroke-width=\"3\" paint-order=\"stroke\">\(Markup.compactMoney(e.amount))\(e.transfers > 1 ? " ×\(e.transfers)" : "")</text>"
         }
         for node in g.nodes {

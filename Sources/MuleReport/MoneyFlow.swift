@@ -35,8 +35,11 @@ public struct Gang: Sendable, Equatable {
 /// Builds the money-flow graph among flagged accounts and cuts it into gangs.
 public enum GangFinder {
     /// Edges: a flagged account paid another flagged account (in `transfers`), marked when the
-    /// transfer is in both accounts' alert evidence; an unflagged payee of two or more flagged
-    /// accounts joins as a likely sink (unless the event says it is a merchant: that is spending). Components with at least two accounts are returned,
+    /// transfer is in both accounts' alert evidence. An unflagged payee joins as a likely sink when
+    /// two or more flagged accounts passed money on to it: a transfer in the payer's own alert
+    /// evidence, or at least half of what the payer sent to people (evidence lists are capped).
+    /// Merchants (by the event's `payee_kind`) are spending, and small payments outside the
+    /// evidence (a mule splitting a bill with a friend) would merge unrelated gangs, so neither counts. Components with at least two accounts are returned,
     /// largest first, laid out left to right by flow. Deterministic: no hashing order leaks out.
     public static func find(alerts: [Alert], transfers: [ObservedTransfer]) -> [Gang] {
         var evidence: [String: Set<String>] = [:]
@@ -45,11 +48,16 @@ public enum GangFinder {
 
         struct Key: Hashable { var from: String, to: String }
         var edges: [Key: FlowEdge] = [:]
+        /// Edges to unflagged payees with a transfer in the payer's evidence.
+        var passedOn = Set<Key>()
+        var sentToPeople: [String: Money] = [:]
         var seen = Set<String>()
         for t in transfers where flagged.contains(t.payer) && t.payer != t.payee {
             guard seen.insert(t.id).inserted else { continue }
             if t.payeeKind == .merchant && !flagged.contains(t.payee) { continue }
             let k = Key(from: t.payer, to: t.payee)
+            sentToPeople[t.payer, default: .zero] += t.amount
+            if evidence[t.payer]!.contains(t.id) { passedOn.insert(k) }
             let both = flagged.contains(t.payee) && evidence[t.payer]!.contains(t.id) && evidence[t.payee]!.contains(t.id)
             if var e = edges[k] {
                 e.amount += t.amount
@@ -60,11 +68,14 @@ public enum GangFinder {
                 edges[k] = FlowEdge(from: t.payer, to: t.payee, amount: t.amount, transfers: 1, inEvidence: both)
             }
         }
-        // Unflagged payees keep their edges only when two or more flagged accounts paid them.
+        // Unflagged payees keep their edges only when two or more flagged accounts passed money on to them.
+        func passesOn(_ e: FlowEdge) -> Bool {
+            passedOn.contains(Key(from: e.from, to: e.to)) || e.amount.units * 2 >= sentToPeople[e.from, default: .zero].units
+        }
         var payersOf: [String: Int] = [:]
-        for k in edges.keys where !flagged.contains(k.to) { payersOf[k.to, default: 0] += 1 }
+        for e in edges.values where !flagged.contains(e.to) && passesOn(e) { payersOf[e.to, default: 0] += 1 }
         let kept = edges.values
-            .filter { flagged.contains($0.to) || payersOf[$0.to, default: 0] >= 2 }
+            .filter { flagged.contains($0.to) || (payersOf[$0.to, default: 0] >= 2 && passesOn($0)) }
             .sorted { ($0.from, $0.to) < ($1.from, $1.to) }
 
         // Union-find over account indices in name order.

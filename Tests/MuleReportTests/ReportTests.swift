@@ -23,7 +23,8 @@ enum Fixture {
     }
 
     /// Three first-layer mules pay a second-layer mule; it and one of them pay an unflagged sink.
-    /// Two unrelated flagged accounts both shop at the same merchant (not a sink), and two others
+    /// Two unrelated flagged accounts both shop at the same merchant and split a bill with the
+    /// same friend (neither is a sink), and two others
     /// pay each other once (a second, smaller gang).
     static var threeLayerChain: (alerts: [Alert], transfers: [ObservedTransfer]) {
         let alerts = [
@@ -46,6 +47,10 @@ enum Fixture {
             transfer("x-shop", "X", "M-SHOP", "120", payeeKind: .merchant),
             transfer("y-shop", "Y", "M-SHOP", "80", payeeKind: .merchant),
             transfer("x-friend", "X", "A-FRIEND", "50"),
+            // X and Y both pay a friend's bill share: small, outside their evidence, not a sink.
+            transfer("x-split", "X", "A-SPLIT", "10"),
+            transfer("y-split", "Y", "A-SPLIT", "10"),
+            transfer("y-rent", "Y", "A-LANDLORD", "200"),
             transfer("pq", "P", "Q", "700"),
         ]
         return (alerts, transfers)
@@ -67,7 +72,7 @@ struct GangFinderTests {
     @Test func threeLayerChainIsLaidOutSourcesLeftSinkRight() throws {
         let (alerts, transfers) = Fixture.threeLayerChain
         let gangs = GangFinder.find(alerts: alerts, transfers: transfers)
-        #expect(gangs.count == 2, "the chain and the P→Q pair; X and Y only share a merchant")
+        #expect(gangs.count == 2, "the chain and the P→Q pair; X and Y only share a merchant and a friend")
         let chain = gangs[0]
         let layer = Dictionary(uniqueKeysWithValues: chain.nodes.map { ($0.account, $0.layer) })
         #expect(layer == ["L1-a": 0, "L1-b": 0, "L1-c": 0, "L2": 1, "SINK": 2])
