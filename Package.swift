@@ -27,6 +27,9 @@ let package = Package(
         .target(name: "MuleSimulator", dependencies: ["MuleCore"]),
         // Replaying NDJSON files through the core and scoring alerts against labels.
         .target(name: "MuleBacktest", dependencies: ["MuleCore"]),
+        // One self-contained HTML page (inline CSS + SVG) of a replay: PR curve, alerts over time,
+        // detection delay, top accounts, money-flow drawings of detected gangs.
+        .target(name: "MuleReport", dependencies: ["MuleCore", "MuleBacktest"]),
         .target(
             name: "MuleEngine",
             dependencies: [
@@ -38,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "mulestream",
             dependencies: [
-                "MuleCore", "MuleRules", "MuleKafka", "MuleEngine", "MuleSimulator", "MuleBacktest",
+                "MuleCore", "MuleRules", "MuleKafka", "MuleEngine", "MuleSimulator", "MuleBacktest", "MuleReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -53,6 +56,7 @@ let package = Package(
         .testTarget(name: "MuleRulesTests", dependencies: ["MuleRules", "MuleCore"]),
         .testTarget(name: "MuleKafkaTests", dependencies: ["MuleKafka"]),
         .testTarget(name: "MuleBacktestTests", dependencies: ["MuleBacktest", "MuleCore", "MuleTesting"]),
+        .testTarget(name: "MuleReportTests", dependencies: ["MuleReport", "MuleBacktest", "MuleCore"]),
         .testTarget(name: "MuleSimulatorTests", dependencies: ["MuleSimulator", "MuleCore"]),
         .testTarget(name: "MuleEngineTests", dependencies: ["MuleEngine", "MuleTesting", "MuleCore", "MuleRules", "MuleSimulator"]),
         // Spawns the built `mulestream` binary and kcat against `mulestream dev-broker`.
