@@ -4,7 +4,29 @@ import MuleCore
 import MuleEngine
 import MuleKafka
 import MuleRules
+import Synchronization
 import Testing
+
+/// Keeps every log line (message and metadata) so a test can check what the engine reported and when.
+final class RecordingLog: Sendable {
+    let lines = Mutex<[String]>([])
+
+    var handler: Logger { Logger(label: "test") { _ in Handler(log: self) } }
+
+    struct Handler: LogHandler {
+        let log: RecordingLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .debug
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+            let meta = (metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            log.lines.withLock { $0.append("\(message) \(meta)") }
+        }
+    }
+}
 
 /// Changing rules in a running engine (against the mock cluster): reload on request and on file
 /// change keeps window state, a bad file is refused, shadow alerts go to their own topic, and
@@ -39,9 +61,9 @@ struct HotReloadTests {
 
     static func load(_ dir: URL) throws -> [Rule] { try RuleLoader.load(path: dir.path).map(\.rule) }
 
-    static func engine(_ config: EngineConfig, rules: [Rule], snoozes: [Snooze] = []) throws -> StreamEngine {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
+    static func engine(_ config: EngineConfig, rules: [Rule], snoozes: [Snooze] = [], log: RecordingLog? = nil) throws -> StreamEngine {
+        var logger = log?.handler ?? Logger(label: "test")
+        logger.logLevel = log == nil ? .critical : .info
         return try StreamEngine(config: config, rules: rules, snoozes: snoozes, logger: logger)
     }
 
@@ -213,7 +235,8 @@ struct HotReloadTests {
         var config = h.engineConfig(group: "snooze-topic")
         config.snoozeTopic = "snoozes"
         config.exitWhenIdleMillis = nil
-        let engine = try Self.engine(config, rules: StreamEngineTests.rules())
+        let log = RecordingLog()
+        let engine = try Self.engine(config, rules: StreamEngineTests.rules(), log: log)
         let counters = try Self.run(engine) {
             guard Self.waitCommitted(h, group: "snooze-topic", offset: 14) else { return }
             try? send([(Array("ST-4|*".utf8), []), snooze("ST-5", "*")])
@@ -222,6 +245,12 @@ struct HotReloadTests {
             _ = Self.waitCommitted(h, group: "snooze-topic", offset: 28)
         }
         #expect(counters.consumed == 28)
+        // Everything produced before the start was applied before the engine consumed input.
+        let lines = log.lines.withLock { $0 }
+        let started = try #require(lines.firstIndex { $0.hasPrefix("engine started") })
+        let read = try #require(lines.firstIndex { $0.hasPrefix("snooze topic read") }, "\(lines)")
+        #expect(read < started)
+        #expect(lines[read].contains("records=4") && lines[read].contains("snoozes=2"), "\(lines[read])")
         #expect(counters.snoozedHits == 4)  // ST-1 and ST-5, both rules
         #expect(counters.snoozeRecords == 6)
         #expect(counters.snoozeRecordsMalformed == 2)
