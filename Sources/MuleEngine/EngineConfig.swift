@@ -11,6 +11,20 @@ public struct EngineConfig: Sendable {
     public var outputTopic: String
     /// Where undecodable and late events go, with the reason in a `reason` header.
     public var deadLetterTopic: String
+    /// Where alerts of rules in `mode: shadow` go (never to `outputTopic`).
+    public var shadowTopic: String
+    /// The `--rules` file or folder, reloaded on request (SIGHUP) and when it changes; nil = the
+    /// rules given at start-up are never reloaded.
+    public var rulesPath: String?
+    /// Snooze file (`account,rule,until,reason`), reloaded together with the rules.
+    public var snoozeFile: String?
+    /// Compacted topic of snoozes keyed `account|rule`, read to its end before any input.
+    public var snoozeTopic: String?
+    /// How often the rule files and snooze file are checked for changes (0 = only on request).
+    public var ruleCheckIntervalMillis: Int64 = 1000
+    /// Longest wait at start-up for the snooze topic to be read to its end (then the engine
+    /// starts anyway, with a warning, and the rest of the snoozes follow).
+    public var snoozeStartupTimeoutMillis: Int64 = 30_000
     public var detector = DetectorConfig()
     public var decoderLimits = DecoderLimits()
     /// Messages taken per poll.
@@ -32,11 +46,13 @@ public struct EngineConfig: Sendable {
     /// Log a progress line this often (0 = never).
     public var progressIntervalMillis: Int64 = 10_000
 
-    public init(kafka: KafkaConfig, inputTopic: String, outputTopic: String, deadLetterTopic: String? = nil) {
+    public init(kafka: KafkaConfig, inputTopic: String, outputTopic: String, deadLetterTopic: String? = nil,
+                shadowTopic: String? = nil) {
         self.kafka = kafka
         self.inputTopic = inputTopic
         self.outputTopic = outputTopic
         self.deadLetterTopic = deadLetterTopic ?? "\(inputTopic).dlq"
+        self.shadowTopic = shadowTopic ?? "\(outputTopic).shadow"
     }
 
     /// Problems a person can act on; empty when the configuration is usable.
@@ -49,6 +65,18 @@ public struct EngineConfig: Sendable {
         }
         if inputTopic == outputTopic { out.append("the output topic must differ from the input topic") }
         if deadLetterTopic == inputTopic { out.append("the dead-letter topic must differ from the input topic") }
+        if shadowTopic.isEmpty { out.append("the shadow topic must not be empty") }
+        for (name, topic) in [("input", inputTopic), ("output", outputTopic), ("dead-letter", deadLetterTopic)] where shadowTopic == topic {
+            out.append("the shadow topic must differ from the \(name) topic")
+        }
+        if let snoozeTopic {
+            if snoozeTopic.isEmpty { out.append("the snooze topic must not be empty") }
+            for (name, topic) in [("input", inputTopic), ("output", outputTopic), ("dead-letter", deadLetterTopic), ("shadow", shadowTopic)]
+            where snoozeTopic == topic {
+                out.append("the snooze topic must differ from the \(name) topic")
+            }
+        }
+        if ruleCheckIntervalMillis < 0 { out.append("the rule check interval must not be negative") }
         if detector.allowedLatenessMillis < 0 { out.append("allowed lateness must not be negative") }
         if detector.maxAccounts < 1 { out.append("max accounts must be at least 1") }
         if detector.maxLegsPerAccount < 2 { out.append("max legs per account must be at least 2") }

@@ -12,7 +12,16 @@ public struct EngineCounters: Sendable, Equatable {
     public var decodeFailures: [String: UInt64] = [:]
     public var deadLettered: UInt64 = 0
     public var alertsPublished: UInt64 = 0
+    /// Alerts of rules in `mode: shadow`, published to the shadow topic.
     public var shadowAlertsPublished: UInt64 = 0
+    /// Hits silenced by a snooze (file or topic): counted, not published.
+    public var snoozedHits: UInt64 = 0
+    /// Rule (and snooze file) reloads applied, and refused (the old rules kept running).
+    public var ruleReloads: UInt64 = 0
+    public var ruleReloadFailures: UInt64 = 0
+    /// Snooze-topic records applied (set or lifted), and skipped as malformed.
+    public var snoozeRecords: UInt64 = 0
+    public var snoozeRecordsMalformed: UInt64 = 0
     public var commits: UInt64 = 0
     public var idleFlushes: UInt64 = 0
     public var detector = DetectorCounters()
@@ -39,15 +48,20 @@ public enum EngineError: Error, CustomStringConvertible {
 /// (at-least-once; alert ids are deterministic so downstream can drop repeats).
 public final class StreamEngine {
     public let config: EngineConfig
-    private let logger: Logger
-    private var detector: Detector
+    let logger: Logger
+    var detector: Detector
     private let decoder: EventDecoder
     private let producer: KafkaProducer
     private var consumer: KafkaConsumer?
     /// Highest input offset handled per partition.
     private var consumedThrough: [Int32: Int64] = [:]
     private var committedNext: [Int32: Int64] = [:]
-    public private(set) var counters = EngineCounters()
+    public internal(set) var counters = EngineCounters()
+    /// Snoozes from the snooze file (replaced on reload) and from the snooze topic.
+    var fileSnoozes: SnoozeList
+    var topicSnoozes = SnoozeList()
+    var ruleWatch: RuleFileWatch?
+    var snoozeReader: SnoozeTopicReader?
     private var firstInputAt: ContinuousClock.Instant?
     /// When each assigned input partition last delivered (or was assigned).
     private var partitionLastInput: [Int32: ContinuousClock.Instant] = [:]
@@ -63,12 +77,16 @@ public final class StreamEngine {
     /// Called for every alert as it is published (the demo prints them); runs on the engine thread.
     public var onAlert: ((Alert) -> Void)?
 
-    public init(config: EngineConfig, rules: [Rule], logger: Logger) throws {
+    /// `rules` and `snoozes` are what was loaded from `config.rulesPath` and `config.snoozeFile`
+    /// at start-up (the caller validates them and reports problems); reloads read those paths.
+    public init(config: EngineConfig, rules: [Rule], snoozes: [Snooze] = [], logger: Logger) throws {
         let problems = config.problems()
         guard problems.isEmpty else { throw EngineError.invalidConfiguration(problems) }
         self.config = config
         self.logger = logger
         self.detector = Detector(rules: rules, config: config.detector)
+        self.fileSnoozes = SnoozeList(snoozes)
+        if let path = config.rulesPath { ruleWatch = RuleFileWatch(rulesPath: path, snoozeFile: config.snoozeFile) }
         self.decoder = EventDecoder(limits: config.decoderLimits)
         var producerConfig = KafkaConfig(config.kafka.properties.filter { !Self.consumerOnly.contains($0.key) }.map { ($0.key, $0.value) })
         producerConfig.logHandler = config.kafka.logHandler
@@ -80,8 +98,15 @@ public final class StreamEngine {
                                             "session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy",
                                             "max.poll.interval.ms", "group.instance.id", "isolation.level"]
 
-    /// Runs until `stop` is set or a fatal error; returns the final counters.
-    public func run(stop: StopSignal) throws -> EngineCounters {
+    /// Runs until `stop` is set or a fatal error; returns the final counters. `reload` asks for
+    /// the rule files and snooze file to be read again between batches (SIGHUP).
+    public func run(stop: StopSignal, reload: ReloadRequest = ReloadRequest()) throws -> EngineCounters {
+        // Snoozes must be in force from the first event: read the snooze topic before any input.
+        try startSnoozeTopic()
+        defer {
+            snoozeReader?.close()
+            snoozeReader = nil
+        }
         let consumer = try KafkaConsumer(config: config.kafka, topics: [config.inputTopic]) { [unowned self] event in
             self.rebalanced(event)
         }
@@ -92,9 +117,12 @@ public final class StreamEngine {
         }
         logger.info("engine started", metadata: [
             "input": "\(config.inputTopic)", "output": "\(config.outputTopic)",
-            "dead_letter": "\(config.deadLetterTopic)", "rules": "\(detector.ruleList.map(\.key).joined(separator: ","))",
+            "dead_letter": "\(config.deadLetterTopic)", "shadow": "\(config.shadowTopic)",
+            "rules": "\(detector.ruleList.map(\.key).joined(separator: ","))", "rule_set": "\(detector.ruleSet)",
+            "snoozes": "\(fileSnoozes.count + topicSnoozes.count)",
         ])
         let clock = ContinuousClock()
+        var lastRuleCheck = clock.now
         var lastCommit = clock.now
         var lastInput = clock.now
         var lastProgress = clock.now
@@ -123,6 +151,16 @@ public final class StreamEngine {
             }
             try publishAlerts()
             producer.poll(timeoutMillis: 0)
+            try followSnoozeTopic()
+            // Between batches, on this thread: processing never sees a half-swapped rule set.
+            if reload.take() {
+                reloadRules(trigger: "reload requested (SIGHUP)")
+                lastRuleCheck = now
+            } else if ruleWatch != nil, config.ruleCheckIntervalMillis > 0,
+                      now - lastRuleCheck >= .milliseconds(config.ruleCheckIntervalMillis) {
+                lastRuleCheck = now
+                if ruleWatch?.changeSettled() == true { reloadRules(trigger: "rule files changed") }
+            }
             if let exitIdle = config.exitWhenIdleMillis, n == 0, detector.bufferedTransfers == 0,
                let assignedAt = lastAssignment, now - max(lastInput, assignedAt) >= .milliseconds(exitIdle),
                caughtUp(consumer) || now - max(lastInput, assignedAt) >= .milliseconds(exitIdle * 10) {
@@ -158,7 +196,9 @@ public final class StreamEngine {
         logger.info("engine stopped", metadata: [
             "consumed": "\(counters.consumed)", "alerts": "\(counters.alertsPublished)",
             "dead_lettered": "\(counters.deadLettered)", "duplicates": "\(detector.counters.duplicates)",
-            "late": "\(detector.counters.lateDropped)",
+            "late": "\(detector.counters.lateDropped)", "shadow_alerts": "\(counters.shadowAlertsPublished)",
+            "snoozed": "\(counters.snoozedHits)", "rule_reloads": "\(counters.ruleReloads)",
+            "rule_reload_failures": "\(counters.ruleReloadFailures)",
         ])
         return counters
     }
@@ -232,8 +272,18 @@ public final class StreamEngine {
         if alerts.isEmpty { return }
         let now = wallClockMillis()
         for alert in alerts {
+            // Judged by the alert's event time, exactly as `backtest --snoozes` does.
+            if let snooze = fileSnoozes.snooze(for: alert) ?? topicSnoozes.snooze(for: alert) {
+                counters.snoozedHits += 1
+                logger.debug("snoozed hit not published", metadata: [
+                    "alert_id": "\(alert.alertId)", "account": "\(alert.account)", "rule": "\(alert.ruleId)@\(alert.ruleVersion)",
+                    "until": "\(formatRFC3339(millis: snooze.untilMillis))", "reason": "\(snooze.reason)",
+                ])
+                continue
+            }
             let value = AlertEncoder.encode(alert, emittedAtMillis: now)
-            try producer.send(topic: config.outputTopic, key: Array(alert.account.utf8), value: value, headers: [])
+            let topic = alert.mode == .shadow ? config.shadowTopic : config.outputTopic
+            try producer.send(topic: topic, key: Array(alert.account.utf8), value: value, headers: [])
             if alert.mode == .shadow { counters.shadowAlertsPublished += 1 } else { counters.alertsPublished += 1 }
             logger.info("alert", metadata: [
                 "alert_id": "\(alert.alertId)", "account": "\(alert.account)", "rule": "\(alert.ruleId)@\(alert.ruleVersion)",

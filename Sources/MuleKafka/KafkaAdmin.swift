@@ -5,11 +5,34 @@ import Crdkafka
 /// librdkafka 2.0's mock cluster does not answer CreateTopics (the request waits for a controller
 /// until it times out): create mock topics with `MockCluster.createTopic` instead.
 public enum KafkaAdmin {
+    /// A topic to create, with topic-level configuration (`cleanup.policy=compact`, `retention.ms`, …).
+    public struct NewTopic: Sendable {
+        public var name: String
+        public var partitions: Int32
+        public var replicationFactor: Int16
+        /// Topic configuration entries, passed to the broker verbatim.
+        public var configs: [(key: String, value: String)]
+
+        public init(name: String, partitions: Int32, replicationFactor: Int16, configs: [(key: String, value: String)] = []) {
+            self.name = name
+            self.partitions = partitions
+            self.replicationFactor = replicationFactor
+            self.configs = configs
+        }
+    }
+
     /// Creates topics and waits for the result. A topic that already exists counts as success.
     /// Throws the first per-topic failure (naming every failed topic), or `_TIMED_OUT`.
     public static func createTopics(config: KafkaConfig,
                                     topics: [(name: String, partitions: Int32, replicationFactor: Int16)],
                                     timeoutMillis: Int32) throws {
+        try createTopics(config: config, newTopics: topics.map { NewTopic(name: $0.name, partitions: $0.partitions, replicationFactor: $0.replicationFactor) },
+                         timeoutMillis: timeoutMillis)
+    }
+
+    /// Creates topics with their configuration and waits for the result. A topic that already
+    /// exists counts as success (its configuration is left as it is).
+    public static func createTopics(config: KafkaConfig, newTopics topics: [NewTopic], timeoutMillis: Int32) throws {
         guard !topics.isEmpty else { return }
         let state = ClientState(config: config)
         let conf = try config.makeConf()
@@ -26,6 +49,12 @@ public enum KafkaAdmin {
                 throw KafkaError.invalidArgument("cannot create topic \(topic.name): \(detail)")
             }
             newTopics.append(t)
+            for (key, value) in topic.configs {
+                let err = rd_kafka_NewTopic_set_config(t, key, value)
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError(err, "topic \(topic.name): config \(key)=\(value)")
+                }
+            }
         }
 
         let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS)

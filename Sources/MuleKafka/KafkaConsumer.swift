@@ -38,14 +38,46 @@ public final class KafkaConsumer: @unchecked Sendable {
     ///   - onRebalance: called on the polling thread during `poll` (and `close`) when the assignment changes.
     ///   - onError: called on the polling thread for non-fatal errors (broker down, unknown topic, …);
     ///     librdkafka keeps retrying. Fatal errors are thrown by `poll` instead.
-    public init(config: KafkaConfig, topics: [String],
-                onRebalance: @escaping (RebalanceEvent) -> Void = { _ in },
-                onError: @escaping (KafkaError) -> Void = { _ in }) throws {
-        guard let group = config["group.id"], !group.isEmpty else {
-            throw KafkaError.invalidArgument("the consumer needs a consumer group: set group.id")
-        }
+    public convenience init(config: KafkaConfig, topics: [String],
+                            onRebalance: @escaping (RebalanceEvent) -> Void = { _ in },
+                            onError: @escaping (KafkaError) -> Void = { _ in }) throws {
         guard !topics.isEmpty, topics.allSatisfy({ !$0.isEmpty }) else {
             throw KafkaError.invalidArgument("the consumer needs at least one non-empty topic name")
+        }
+        try self.init(config: config, topics: topics, onRebalance: onRebalance, onError: onError,
+                      what: "subscribe to \(topics.joined(separator: ", "))") { rk in
+            let subscription = PartitionList(capacity: topics.count)
+            for topic in topics { subscription.add(topic, RD_KAFKA_PARTITION_UA) }
+            return subscription.withPointer { rd_kafka_subscribe(rk, $0) }
+        }
+    }
+
+    /// Creates a consumer that reads exactly `assignment` (each offset the first to read, or
+    /// `TopicPartitionOffset.beginning`/`.end`) without joining a consumer group: no rebalances,
+    /// and every instance reads the whole of what it is given (side inputs such as a compacted
+    /// table). librdkafka still needs a `group.id` to poll; it is never joined, and nothing should
+    /// be committed with it. Partitions added to the topic later are not picked up.
+    public convenience init(config: KafkaConfig, assignment: [TopicPartitionOffset],
+                            onError: @escaping (KafkaError) -> Void = { _ in }) throws {
+        guard !assignment.isEmpty, assignment.allSatisfy({ !$0.topic.isEmpty }) else {
+            throw KafkaError.invalidArgument("the consumer needs at least one partition to read")
+        }
+        var topics: [String] = []
+        for o in assignment where !topics.contains(o.topic) { topics.append(o.topic) }
+        try self.init(config: config, topics: topics, onRebalance: { _ in }, onError: onError,
+                      what: "assign \(assignment.map(\.description).joined(separator: ", "))") { rk in
+            let list = PartitionList(capacity: assignment.count)
+            for o in assignment { list.add(o.topic, o.partition, offset: o.offset) }
+            return list.withPointer { rd_kafka_assign(rk, $0) }
+        }
+    }
+
+    /// Creates the handle, then `start`s consumption (subscribe or assign).
+    private init(config: KafkaConfig, topics: [String], onRebalance: @escaping (RebalanceEvent) -> Void,
+                 onError: @escaping (KafkaError) -> Void, what: String,
+                 start: (OpaquePointer) -> rd_kafka_resp_err_t) throws {
+        guard let group = config["group.id"], !group.isEmpty else {
+            throw KafkaError.invalidArgument("the consumer needs a consumer group: set group.id")
         }
         let state = ConsumerState(config: config, onRebalance: onRebalance, onError: onError)
         let conf = try config.makeConf(defaults: [
@@ -59,12 +91,10 @@ public final class KafkaConsumer: @unchecked Sendable {
         // Route the main queue (errors, logs-as-events, rebalances) to the consumer queue so one poll serves all.
         rd_kafka_poll_set_consumer(rk)
 
-        let subscription = PartitionList(capacity: topics.count)
-        for topic in topics { subscription.add(topic, RD_KAFKA_PARTITION_UA) }
-        let err = subscription.withPointer { rd_kafka_subscribe(rk, $0) }
+        let err = start(rk)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             withExtendedLifetime(state) { rd_kafka_destroy(rk) }  // callbacks may run during destroy
-            throw KafkaError(err, "subscribe to \(topics.joined(separator: ", "))")
+            throw KafkaError(err, what)
         }
         self.rk = rk
         self.state = state

@@ -22,6 +22,10 @@ public struct TopicPartitionOffset: Hashable, Sendable, CustomStringConvertible 
 
     /// librdkafka's `RD_KAFKA_OFFSET_INVALID`: no committed offset.
     public static let noOffset: Int64 = -1001
+    /// librdkafka's `RD_KAFKA_OFFSET_BEGINNING`: the oldest retained message (for assignments).
+    public static let beginning: Int64 = -2
+    /// librdkafka's `RD_KAFKA_OFFSET_END`: only messages produced from now on (for assignments).
+    public static let end: Int64 = -1
 
     public init(topic: String, partition: Int32, offset: Int64) {
         self.topic = topic

@@ -72,7 +72,12 @@ extension MuleStream {
             publishes alerts (§2) to --output keyed by account, and dead-letters undecodable or late events to \
             --dead-letter with the reason in a `reason` header. Input offsets are committed only after the events \
             are applied and the alerts they caused are acknowledged (at-least-once; alert ids are deterministic). \
-            SIGTERM/SIGINT: finish the batch, flush alerts, commit, exit 0.
+            SIGTERM/SIGINT: finish the batch, flush alerts, commit, exit 0. \
+            Hot reload: on SIGHUP, and when the --rules files or the --snoozes file change (checked every \
+            --rule-check-interval), they are validated and swapped in between batches, keeping window state; a file \
+            that does not validate is refused (logged with file:line:col) and the old rules keep running. \
+            Alerts of rules in `mode: shadow` go to --shadow-output, never to --output. Snoozed hits \
+            (--snoozes, --snooze-topic) are counted, not published.
             Any librdkafka property passes through with -X key=value or --kafka-config FILE (security: \
             -X security.protocol=SASL_SSL -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=… -X sasl.password=…); \
             secret values are never printed.
@@ -97,6 +102,18 @@ extension MuleStream {
         @Option(help: ArgumentHelp("Dead-letter topic (default: <input>.dlq).", valueName: "topic"))
         var deadLetter: String?
 
+        @Option(help: ArgumentHelp("Topic for alerts of rules in `mode: shadow` (default: <output>.shadow).", valueName: "topic"))
+        var shadowOutput: String?
+
+        @Option(help: ArgumentHelp("Snooze file (account,rule,until,reason), reloaded with the rules: snoozed hits are counted, not published.", valueName: "file"))
+        var snoozes: String?
+
+        @Option(help: ArgumentHelp("Compacted snooze topic: key account|rule, value {\"account\",\"rule\",\"until\",\"reason\"} JSON, empty value lifts the snooze. Read to its end before any input, then followed.", valueName: "topic"))
+        var snoozeTopic: String?
+
+        @Option(help: ArgumentHelp("How often the rule files and snooze file are checked for changes (0s = only on SIGHUP).", valueName: "duration"))
+        var ruleCheckInterval: String = "1s"
+
         @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz and the live view (not yet available in this build).", valueName: "host:port"))
         var http: String?
 
@@ -115,7 +132,7 @@ extension MuleStream {
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String = "info"
 
-        @Flag(help: "Create the output and dead-letter topics first if they do not exist (Kafka Admin API).")
+        @Flag(help: "Create the output, shadow and dead-letter topics (and the snooze topic, compacted) first if they do not exist (Kafka Admin API).")
         var createTopics = false
 
         @Option(help: "Partitions for topics created by --create-topics.")
@@ -140,7 +157,12 @@ extension MuleStream {
             // A new group starts at the beginning of the topic: nothing is skipped silently.
             kc.set("auto.offset.reset", "earliest")
             try kafka.apply(to: &kc)
-            var config = EngineConfig(kafka: kc, inputTopic: input, outputTopic: output, deadLetterTopic: deadLetter)
+            var config = EngineConfig(kafka: kc, inputTopic: input, outputTopic: output, deadLetterTopic: deadLetter,
+                                      shadowTopic: shadowOutput)
+            config.rulesPath = rules
+            config.snoozeFile = snoozes
+            config.snoozeTopic = snoozeTopic
+            config.ruleCheckIntervalMillis = try parseDurationFlag(ruleCheckInterval, flag: "--rule-check-interval", allowZero: true)
             config.detector = try detector.detectorConfig()
             config.commitIntervalMillis = try parseDurationFlag(commitInterval, flag: "--commit-interval")
             config.idleFlushMillis = try parseDurationFlag(idleFlush, flag: "--idle-flush", allowZero: true)
@@ -149,8 +171,14 @@ extension MuleStream {
             let problems = config.problems()
             guard problems.isEmpty else { throw CLIFailure.usage(problems.joined(separator: "; ")) }
             let ruleSet = try loadRules(rules)
+            var snoozeList: [Snooze] = []
+            if let file = snoozes {
+                do { snoozeList = try SnoozeFile.load(path: file) } catch { throw CLIFailure.usage(error.description) }
+            }
             if printConfig {
-                say("input=\(input)\noutput=\(output)\ndead_letter=\(config.deadLetterTopic)\nrules=\(ruleSet.map(\.key).joined(separator: ","))")
+                say("input=\(input)\noutput=\(output)\ndead_letter=\(config.deadLetterTopic)\nshadow=\(config.shadowTopic)\nrules=\(ruleSet.map(\.key).joined(separator: ","))")
+                if let file = snoozes { say("snoozes=\(file) (\(snoozeList.count))") }
+                if let topic = snoozeTopic { say("snooze_topic=\(topic)") }
                 for line in config.kafka.redactedDescription() { say("kafka.\(line)") }
                 return
             }
@@ -159,21 +187,27 @@ extension MuleStream {
                 guard topicPartitions >= 1, replicationFactor >= 1 else {
                     throw CLIFailure.usage("--topic-partitions and --replication-factor must be at least 1")
                 }
+                var topics = [output, config.shadowTopic, config.deadLetterTopic].map {
+                    KafkaAdmin.NewTopic(name: $0, partitions: topicPartitions, replicationFactor: replicationFactor)
+                }
+                if let topic = snoozeTopic {
+                    // A table of the latest snooze per account|rule: compaction keeps it small forever.
+                    topics.append(KafkaAdmin.NewTopic(name: topic, partitions: 1, replicationFactor: replicationFactor,
+                                                      configs: [("cleanup.policy", "compact")]))
+                }
                 do {
-                    try KafkaAdmin.createTopics(
-                        config: config.kafka,
-                        topics: [(output, topicPartitions, replicationFactor), (config.deadLetterTopic, topicPartitions, replicationFactor)],
-                        timeoutMillis: 30_000)
-                    logger.info("topics ready", metadata: ["topics": "\(output),\(config.deadLetterTopic)"])
+                    try KafkaAdmin.createTopics(config: config.kafka, newTopics: topics, timeoutMillis: 30_000)
+                    logger.info("topics ready", metadata: ["topics": "\(topics.map(\.name).joined(separator: ","))"])
                 } catch {
                     throw CLIFailure.runtime("cannot create topics: \(error)")
                 }
             }
             let stop = StopSignal()
-            SignalTrap.install(stop)
+            let reload = ReloadRequest()
+            SignalTrap.install(stop, reload: reload)
             do {
-                let engine = try StreamEngine(config: config, rules: ruleSet, logger: logger)
-                _ = try engine.run(stop: stop)
+                let engine = try StreamEngine(config: config, rules: ruleSet, snoozes: snoozeList, logger: logger)
+                _ = try engine.run(stop: stop, reload: reload)
             } catch let e as CLIFailure {
                 throw e
             } catch {

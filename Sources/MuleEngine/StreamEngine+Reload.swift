@@ -1,0 +1,105 @@
+import Logging
+import MuleCore
+import MuleKafka
+import MuleRules
+
+/// Hot reload: the rule files and the snooze file are read again on request (SIGHUP) or when
+/// they change, validated as a whole, and swapped in between batches. Window state is kept
+/// (`Detector.replaceRules`); a file that does not validate changes nothing.
+extension StreamEngine {
+    func reloadRules(trigger: String) {
+        guard let path = config.rulesPath else {
+            logger.warning("\(trigger): ignored, the engine was not given a rules path")
+            return
+        }
+        // Taken before reading, so an edit made while loading is noticed at the next check.
+        if let stamps = ruleWatch?.fingerprint() { ruleWatch?.markLoaded(stamps) }
+        let loaded: [LoadedRule]
+        do {
+            loaded = try RuleLoader.load(path: path)
+        } catch {
+            refuseReload(trigger: trigger, problems: error.errors.map(\.description))
+            return
+        }
+        var snoozes = fileSnoozes
+        if let file = config.snoozeFile {
+            do {
+                snoozes = SnoozeList(try SnoozeFile.load(path: file))
+            } catch {
+                refuseReload(trigger: trigger, problems: [error.description])
+                return
+            }
+        }
+        let oldSet = detector.ruleSet
+        let oldKeys = detector.ruleList.map(\.key)
+        let newRules = loaded.map(\.rule)
+        if ruleSetHash(newRules) != oldSet || newRules.map(\.key) != oldKeys {
+            detector.replaceRules(newRules)
+        }
+        fileSnoozes = snoozes
+        counters.ruleReloads += 1
+        logger.notice("rules reloaded (window state kept)", metadata: [
+            "trigger": "\(trigger)",
+            "rule_set": "\(oldSet) → \(detector.ruleSet)",
+            "rules": "\(oldKeys.joined(separator: ",")) → \(detector.ruleList.map(\.key).joined(separator: ","))",
+            "file_snoozes": "\(fileSnoozes.count)",
+        ])
+    }
+
+    private func refuseReload(trigger: String, problems: [String]) {
+        counters.ruleReloadFailures += 1
+        logger.error("rule reload refused: the old rules keep running", metadata: [
+            "trigger": "\(trigger)", "rule_set": "\(detector.ruleSet)", "problems": "\(problems.count)",
+        ])
+        for p in problems { logger.error("rule reload refused: \(p)") }
+    }
+}
+
+/// The snooze topic: read to its end before any input, then followed from the engine loop.
+extension StreamEngine {
+    func startSnoozeTopic() throws {
+        guard let topic = config.snoozeTopic else { return }
+        let reader = try SnoozeTopicReader(config: config.kafka, topic: topic,
+                                           timeoutMillis: Int32(clamping: config.snoozeStartupTimeoutMillis))
+        snoozeReader = reader
+        let complete = try reader.readToEnd(timeoutMillis: config.snoozeStartupTimeoutMillis) { message in
+            applySnoozeRecord(message)
+        }
+        if complete {
+            logger.info("snooze topic read", metadata: ["topic": "\(topic)", "records": "\(counters.snoozeRecords)",
+                                                        "snoozes": "\(topicSnoozes.count)"])
+        } else {
+            logger.warning("snooze topic not read to its end in time: starting anyway, the rest follows", metadata: [
+                "topic": "\(topic)", "records": "\(counters.snoozeRecords)",
+            ])
+        }
+    }
+
+    func followSnoozeTopic() throws {
+        guard let reader = snoozeReader else { return }
+        try reader.poll(max: 500, timeoutMillis: 0) { message in applySnoozeRecord(message) }
+    }
+
+    private func applySnoozeRecord(_ message: borrowing KafkaMessage) {
+        let key = message.key.map { Array($0) }
+        let value: [UInt8]? = message.isNullValue ? nil : Array(message.value)
+        do throws(SnoozeRecord.Problem) {
+            switch try SnoozeRecord.parse(key: key, value: value) {
+            case .set(let s):
+                topicSnoozes.set(s)
+                logger.debug("snooze set", metadata: ["account": "\(s.account)", "rule": "\(s.ruleId ?? "*")",
+                                                      "until": "\(formatRFC3339(millis: s.untilMillis))", "reason": "\(s.reason)"])
+            case .lift(let account, let ruleId):
+                topicSnoozes.remove(account: account, ruleId: ruleId)
+                logger.debug("snooze lifted", metadata: ["account": "\(account)", "rule": "\(ruleId ?? "*")"])
+            }
+            counters.snoozeRecords += 1
+        } catch {
+            counters.snoozeRecordsMalformed += 1
+            logger.warning("malformed snooze record skipped", metadata: [
+                "topic": "\(config.snoozeTopic ?? "")", "partition": "\(message.partition)", "offset": "\(message.offset)",
+                "reason": "\(error.message)",
+            ])
+        }
+    }
+}
