@@ -41,7 +41,7 @@ struct WindowScan: Sendable {
     }
 
     @usableFromInline
-    mutating func run(legs: LegRing, start: Int, rule: CompiledRule, now: Int64, firstSeen: Int64) {
+    mutating func run(legs: LegRing, start: Int, rule: RulePlan, now: Int64, firstSeen: Int64) {
         self.now = now
         self.firstSeen = firstSeen
         inCount = 0; inAmount = 0; outCount = 0; outAmount = 0
@@ -58,8 +58,8 @@ struct WindowScan: Sendable {
         dwellUnits.removeAll(keepingCapacity: true)
         creditTimes.removeAll(keepingCapacity: true)
         var fifoHead = 0
-        let credits = rule.rule.credits
-        let debits = rule.rule.debits
+        let credits = rule.credits
+        let debits = rule.debits
         for i in start..<legs.count {
             let leg = legs[i]
             if leg.isCredit {
@@ -148,8 +148,9 @@ struct WindowScan: Sendable {
         return best
     }
 
-    func value(_ m: Metric) -> Double {
-        switch m {
+    @usableFromInline
+    func value(_ slot: ConditionProgram.Slot, burstWidth: Int64) -> Double {
+        switch slot {
         case .inCount: Double(inCount)
         case .inAmount: Double(inAmount) / Double(Money.scale)
         case .distinctPayers: Double(distinctPayers)
@@ -160,23 +161,42 @@ struct WindowScan: Sendable {
         case .dwellMedian: dwellMedian.map(Double.init) ?? .nan
         case .dwellP90: dwellP90.map(Double.init) ?? .nan
         case .retained: inAmount > 0 ? 1 - Double(outAmount) / Double(inAmount) : .nan
-        case .burst(let w): Double(burst(w))
+        case .burst: Double(burst(burstWidth))
         case .accountAge: Double(now - firstSeen)
         }
     }
 
-    func holds(_ c: Condition) -> Bool {
-        switch c {
-        case .all(let cs):
-            for x in cs where !holds(x) { return false }
+    /// Whether the condition tree rooted at op `root` of `program` holds for the scanned window.
+    @usableFromInline
+    func holds(_ program: ConditionProgram, _ root: Int32) -> Bool {
+        program.ops.withUnsafeBufferPointer { holds($0, Int(root)) }
+    }
+
+    func holds(_ ops: UnsafeBufferPointer<ConditionProgram.Op>, _ i: Int) -> Bool {
+        let op = ops[i]
+        switch op.kind {
+        case .all:
+            var j = i + 1
+            let end = i + Int(op.size)
+            while j < end {
+                if !holds(ops, j) { return false }
+                j += Int(ops[j].size)
+            }
             return true
-        case .any(let cs):
-            for x in cs where holds(x) { return true }
+        case .any:
+            var j = i + 1
+            let end = i + Int(op.size)
+            while j < end {
+                if holds(ops, j) { return true }
+                j += Int(ops[j].size)
+            }
             return false
-        case .not(let x):
-            return !holds(x)
-        case .metric(let m, let b):
-            return b.contains(value(m))
+        case .not:
+            return !holds(ops, i + 1)
+        case .metric:
+            // Same as `Bound.contains`: NaN (an undefined metric) never satisfies a bound.
+            let v = value(op.slot, burstWidth: op.burstWidth)
+            return !v.isNaN && !(v < op.min) && !(v > op.max)
         }
     }
 }
