@@ -482,6 +482,7 @@ public struct Detector: Sendable {
             if until > states[Int(account)].cooldownUntil { states[Int(account)].cooldownUntil = until }
             // The alert reports every window statistic, not only those the rule reads.
             scan.run(legs: states[Int(account)].legs, start: start, rule: plan.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
+            scan.completeAll()
             alerts.append(makeAlert(account: account, rule: rules[r], start: start, at: t, score: score, action: action))
             counters.alertsRaised &+= 1
         }
@@ -505,7 +506,7 @@ public struct Detector: Sendable {
             start: windowStart, end: t, inCount: scan.inCount, inAmount: Money(units: scan.inAmount),
             distinctPayers: scan.distinctPayers, outCount: scan.outCount, outAmount: Money(units: scan.outAmount),
             distinctPayees: scan.distinctPayees, passThrough: scan.passThrough,
-            medianDwellSeconds: scan.dwellMedian.map { $0 / 1000 })
+            medianDwellSeconds: scan.dwellMedianMs.map { $0 / 1000 })
         return Alert(
             alertId: Detector.alertId(account: name, rule: rule, start: windowStart, end: t),
             account: name, ruleId: rule.id, ruleVersion: rule.version, severity: rule.severity,
