@@ -160,6 +160,7 @@ public struct Detector: Sendable {
     @usableFromInline let longestWindow: Int64
     @usableFromInline var accounts = AccountTable()
     @usableFromInline var states = ContiguousArray<AccountState>()
+    @usableFromInline var legs = LegPool()
     @usableFromInline var transferIds: TransferIdLog
     @usableFromInline var dedup: DedupIndex
     @usableFromInline var buffer = ReorderBuffer()
@@ -322,10 +323,8 @@ public struct Detector: Sendable {
 
     /// Approximate bytes of state (accounts, legs, dedup, id log), for metrics and sizing.
     public var stateBytes: Int {
-        var legs = 0
-        for s in states { legs += s.legs.buf.capacity * MemoryLayout<Leg>.stride }
-        return accounts.memoryBytes + states.capacity * MemoryLayout<AccountState>.stride + legs
-            + dedup.memoryBytes + transferIds.memoryBytes + buffer.heap.capacity * MemoryLayout<PendingTransfer>.stride
+        return accounts.memoryBytes + states.capacity * MemoryLayout<AccountState>.stride + legs.memoryBytes
+            + scan.memoryBytes            + dedup.memoryBytes + transferIds.memoryBytes + buffer.heap.capacity * MemoryLayout<PendingTransfer>.stride
     }
 
     // MARK: accounts
@@ -379,7 +378,7 @@ public struct Detector: Sendable {
         if states[Int(id)].cooldownUntil != .min {
             for r in 0..<plans.count { lastAlertAt.removeValue(forKey: UInt64(UInt32(bitPattern: id)) << 16 | UInt64(r)) }
         }
-        states[Int(id)].legs = LegRing()
+        legs.release(&states[Int(id)].legs)
         accounts.remove(id)
     }
 
@@ -441,8 +440,9 @@ public struct Detector: Sendable {
     mutating func addLeg(_ leg: Leg, to account: Int32, inOrder: Bool, keepFrom: Int64, cap: Int) {
         let i = Int(account)
         states[i].pendingRefs -= 1
-        if inOrder { states[i].legs.dropBefore(keepFrom) }
-        let evicted = inOrder ? states[i].legs.append(leg, cap: cap) : states[i].legs.insertSorted(leg, cap: cap)
+        if inOrder { legs.dropBefore(keepFrom, in: &states[i].legs) }
+        let evicted = inOrder
+            ? legs.append(leg, to: &states[i].legs, cap: cap) : legs.insertSorted(leg, into: &states[i].legs, cap: cap)
         if evicted { counters.legsEvicted &+= 1 }
         if leg.ts > states[i].lastActive { states[i].lastActive = leg.ts }
         lruTouch(account)
@@ -454,10 +454,11 @@ public struct Detector: Sendable {
             let plan = plans[r]
             if credit ? !plan.onCredit : !plan.onDebit { continue }
             let from = t &- plan.windowMillis
-            let start = states[Int(account)].legs.firstIndex(atOrAfter: from)
-            let inWindow = states[Int(account)].legs.count - start
+            let ring = states[Int(account)].legs
+            let start = legs.firstIndex(ring, atOrAfter: from)
+            let inWindow = ring.count - start
             if inWindow < plan.minLegs { continue }
-            scan.run(legs: states[Int(account)].legs, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+            scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
             guard scan.holds(program, plan.condition) else { continue }
             var score = plan.scoreBase
             for s in Int(plan.signalStart)..<Int(plan.signalEnd) where scan.holds(program, signals[s].condition) {
@@ -481,20 +482,22 @@ public struct Detector: Sendable {
             let until = t &+ plan.cooldownMillis
             if until > states[Int(account)].cooldownUntil { states[Int(account)].cooldownUntil = until }
             // The alert reports every window statistic, not only those the rule reads.
-            scan.run(legs: states[Int(account)].legs, start: start, rule: plan.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
+            scan.run(pool: legs, ring: ring, start: start, rule: plan.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
             scan.completeAll()
             alerts.append(makeAlert(account: account, rule: rules[r], start: start, at: t, score: score, action: action))
             counters.alertsRaised &+= 1
         }
+        // The scan must not keep the pool shared, or the next leg appended would copy it.
+        scan.releaseLegs()
     }
 
     func makeAlert(account: Int32, rule: Rule, start: Int, at t: Int64, score: Double, action: String?) -> Alert {
-        let legs = states[Int(account)].legs
+        let ring = states[Int(account)].legs
         var evidence: [String] = []
         var count = 0
         var windowStart = t
-        for i in start..<legs.count {
-            let leg = legs[i]
+        for i in start..<ring.count {
+            let leg = legs[ring, i]
             let f = leg.isCredit ? rule.credits : rule.debits
             guard f.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
             if count == 0 { windowStart = leg.ts }

@@ -32,7 +32,10 @@ struct WindowScan: Sendable {
     var creditTimes: [Int64] = []
 
     // The window being described, kept for the deferred matching pass.
-    var legs = LegRing()
+    // Only between `run` and `releaseLegs` (a reference kept longer would make the detector's
+    // next append copy the whole pool).
+    var legStorage = ContiguousArray<Leg>()
+    var ring = LegRing()
     var start = 0
     var credits = LegFilter.any
     var debits = LegFilter.any
@@ -88,10 +91,11 @@ struct WindowScan: Sendable {
     /// Scans legs `start...` of `legs` with `rule`'s filters. Metrics the rule cannot read are
     /// left at zero/nil, as before: `reporting` plans ask for all of them.
     @usableFromInline
-    mutating func run(legs: LegRing, start: Int, rule: RulePlan, now: Int64, firstSeen: Int64) {
+    mutating func run(pool: LegPool, ring: LegRing, start: Int, rule: RulePlan, now: Int64, firstSeen: Int64) {
         self.now = now
         self.firstSeen = firstSeen
-        self.legs = legs
+        legStorage = pool.storage
+        self.ring = ring
         self.start = start
         credits = rule.credits
         debits = rule.debits
@@ -112,13 +116,11 @@ struct WindowScan: Sendable {
             }
         }
         let gen = generation
-        let count = legs.count
-        let head = legs.head
-        legs.buf.withUnsafeBufferPointer { buf in
-            let mask = buf.count &- 1
+        let count = ring.count
+        legStorage.withUnsafeBufferPointer { buf in
             var i = start
             while i < count {
-                let leg = buf[(head &+ i) & mask]
+                let leg = buf[ring.slot(i)]
                 i &+= 1
                 if leg.isCredit {
                     guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
@@ -142,6 +144,19 @@ struct WindowScan: Sendable {
         }
     }
 
+    /// Drops the scan's reference to the leg pool (the detector is about to append to it).
+    @usableFromInline
+    mutating func releaseLegs() {
+        legStorage = []
+        ring = LegRing()
+    }
+
+    /// Scratch bytes (distinct-counting marks and buffers), for memory accounting.
+    var memoryBytes: Int {
+        (payerMarks.capacity + payeeMarks.capacity) * 4
+            + (fifoTs.capacity + fifoLeft.capacity + creditTimes.capacity + dwell.capacity * 2) * 8
+    }
+
     /// Computes every deferred metric now (the alert describes the whole window).
     @usableFromInline
     mutating func completeAll() {
@@ -157,8 +172,8 @@ struct WindowScan: Sendable {
         dwell.removeAll(keepingCapacity: true)
         var fifoHead = 0
         var matched: Int64 = 0
-        for i in start..<legs.count {
-            let leg = legs[i]
+        for i in start..<ring.count {
+            let leg = legStorage[ring.slot(i)]
             if leg.isCredit {
                 guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
                 fifoTs.append(leg.ts)
