@@ -199,9 +199,35 @@ struct WindowScan: Sendable {
         dwellDone = true
         if !dwell.isEmpty {
             // Order among equal dwells does not matter: the quantile is a dwell value.
-            dwell.sort { $0.ms < $1.ms }
+            dwell.withUnsafeMutableBufferPointer { WindowScan.heapSortByDwell($0) }
             dwellMedianMs = weightedQuantile(0.5)
             dwellP90Ms = weightedQuantile(0.9)
+        }
+    }
+
+    /// In-place heap sort by `ms`: O(n log n) and, unlike the standard library's stable sort,
+    /// no scratch allocation (busy accounts sort hundreds of pieces per evaluation).
+    static func heapSortByDwell(_ a: UnsafeMutableBufferPointer<DwellPiece>) {
+        let n = a.count
+        if n < 2 { return }
+        func siftDown(_ root: Int, _ end: Int) {
+            var i = root
+            while true {
+                var c = 2 &* i &+ 1
+                if c >= end { return }
+                if c &+ 1 < end && a[c &+ 1].ms > a[c].ms { c &+= 1 }
+                if a[c].ms <= a[i].ms { return }
+                a.swapAt(i, c)
+                i = c
+            }
+        }
+        var i = n / 2 - 1
+        while i >= 0 { siftDown(i, n); i -= 1 }
+        var end = n - 1
+        while end > 0 {
+            a.swapAt(0, end)
+            siftDown(0, end)
+            end -= 1
         }
     }
 
