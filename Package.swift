@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .executable(name: "mulestream", targets: ["mulestream"]),
         .library(name: "MuleCore", targets: ["MuleCore"]),
+        // For the nested Benchmarks/ package (workload generation and shipped rules).
+        .library(name: "MuleSimulator", targets: ["MuleSimulator"]),
+        .library(name: "MuleRules", targets: ["MuleRules"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

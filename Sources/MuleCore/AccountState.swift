@@ -24,91 +24,127 @@ struct Leg: Sendable {
     }
 }
 
-/// An account's legs in event-time order, in a power-of-two ring that grows up to the
-/// per-account cap and then overwrites its oldest leg.
+/// Where one account's legs live in the detector's `LegPool`: a power-of-two ring of
+/// `capacity` slots starting at `base`, holding `count` legs in event-time order from `head`.
+/// It grows by doubling up to the per-account cap and then overwrites its oldest leg.
 @usableFromInline
 struct LegRing: Sendable {
-    @usableFromInline var buf: ContiguousArray<Leg> = []
-    @usableFromInline var head = 0
-    @usableFromInline var count = 0
+    @usableFromInline var base: Int32 = 0
+    @usableFromInline var capacity: Int32 = 0
+    @usableFromInline var head: Int32 = 0
+    @usableFromInline var legCount: Int32 = 0
+
+    @usableFromInline init() {}
+
+    @inlinable var count: Int { Int(legCount) }
+
+    /// Position in the pool of the `i`-th leg.
+    @inlinable @inline(__always)
+    func slot(_ i: Int) -> Int { Int(base) &+ ((Int(head) &+ i) & (Int(capacity) &- 1)) }
+}
+
+/// Every account's legs in one contiguous array, handed out in power-of-two chunks with a free
+/// list per size: no allocation per account or per leg once the pool has reached its high-water
+/// mark, no array header per account, and an account without legs holds no chunk at all.
+@usableFromInline
+struct LegPool: Sendable {
+    @usableFromInline var storage = ContiguousArray<Leg>()
+    /// Free chunk offsets by log2 of their size.
+    @usableFromInline var free = [[Int32]](repeating: [], count: 32)
 
     @usableFromInline init() {}
 
     @inlinable @inline(__always)
-    subscript(i: Int) -> Leg {
-        get { buf[(head + i) & (buf.count - 1)] }
-        set { buf[(head + i) & (buf.count - 1)] = newValue }
+    subscript(ring: LegRing, i: Int) -> Leg {
+        get { storage[ring.slot(i)] }
+        set { storage[ring.slot(i)] = newValue }
     }
 
     /// Appends `leg`; returns true if the oldest leg had to be dropped to respect `cap`.
     @inlinable
-    mutating func append(_ leg: Leg, cap: Int) -> Bool {
+    mutating func append(_ leg: Leg, to ring: inout LegRing, cap: Int) -> Bool {
         var evicted = false
-        if count == cap {
-            head = (head + 1) & (buf.count - 1)
-            count -= 1
+        if ring.count == cap {
+            ring.head = (ring.head &+ 1) & (ring.capacity &- 1)
+            ring.legCount -= 1
             evicted = true
-        } else if count == buf.count {
-            grow(minimum: count + 1)
+        } else if ring.legCount == ring.capacity {
+            grow(&ring, minimum: ring.count + 1)
         }
-        buf[(head + count) & (buf.count - 1)] = leg
-        count += 1
+        storage[ring.slot(ring.count)] = leg
+        ring.legCount += 1
         return evicted
     }
 
     /// Inserts `leg` at its event-time position (only for late events processed anyway).
-    mutating func insertSorted(_ leg: Leg, cap: Int) -> Bool {
-        let evicted = append(leg, cap: cap)
-        var i = count - 1
-        while i > 0 && self[i - 1].ts > leg.ts {
-            self[i] = self[i - 1]
+    mutating func insertSorted(_ leg: Leg, into ring: inout LegRing, cap: Int) -> Bool {
+        let evicted = append(leg, to: &ring, cap: cap)
+        var i = ring.count - 1
+        while i > 0 && self[ring, i - 1].ts > leg.ts {
+            self[ring, i] = self[ring, i - 1]
             i -= 1
         }
-        self[i] = leg
+        self[ring, i] = leg
         return evicted
     }
 
     @usableFromInline
-    mutating func grow(minimum: Int) {
-        var cap = max(4, buf.count * 2)
+    mutating func grow(_ ring: inout LegRing, minimum: Int) {
+        var cap = max(4, Int(ring.capacity) * 2)
         while cap < minimum { cap <<= 1 }
-        var fresh = ContiguousArray<Leg>()
-        fresh.reserveCapacity(cap)
-        for i in 0..<count { fresh.append(self[i]) }
-        let filler = count > 0 ? self[0] : Leg(ts: 0, amount: 0, txHandle: 0, counterparty: -1, isCredit: false, channel: .unknown, ownKind: .unknown, counterpartyKind: .unknown)
-        while fresh.count < cap { fresh.append(filler) }
-        buf = fresh
-        head = 0
+        let base = allocate(cap)
+        let n = ring.legCount
+        for i in 0..<Int(n) { storage[base + i] = storage[ring.slot(i)] }
+        release(&ring)
+        ring.base = Int32(base)
+        ring.capacity = Int32(cap)
+        ring.legCount = n
     }
 
-    /// Drops legs older than `cutoff`.
+    /// A chunk of `size` (a power of two) slots: a freed one if any, else new at the end.
+    mutating func allocate(_ size: Int) -> Int {
+        let k = size.trailingZeroBitCount
+        if let off = free[k].popLast() { return Int(off) }
+        let off = storage.count
+        precondition(off + size <= Int(Int32.max), "leg pool full")
+        storage.append(contentsOf: repeatElement(
+            Leg(ts: 0, amount: 0, txHandle: 0, counterparty: -1, isCredit: false, channel: .unknown,
+                ownKind: .unknown, counterpartyKind: .unknown), count: size))
+        return off
+    }
+
+    /// Returns the ring's chunk to the pool; the ring is left empty.
+    @usableFromInline
+    mutating func release(_ ring: inout LegRing) {
+        if ring.capacity > 0 { free[Int(ring.capacity).trailingZeroBitCount].append(ring.base) }
+        ring = LegRing()
+    }
+
+    /// Drops legs older than `cutoff`; an emptied ring gives its chunk back.
     @inlinable
-    mutating func dropBefore(_ cutoff: Int64) {
-        while count > 0 && buf[head].ts < cutoff {
-            head = (head + 1) & (buf.count - 1)
-            count -= 1
+    mutating func dropBefore(_ cutoff: Int64, in ring: inout LegRing) {
+        while ring.legCount > 0 && storage[Int(ring.base) &+ Int(ring.head)].ts < cutoff {
+            ring.head = (ring.head &+ 1) & (ring.capacity &- 1)
+            ring.legCount -= 1
         }
-        if count == 0 { head = 0 }
+        if ring.legCount == 0 && ring.capacity > 0 { release(&ring) }
     }
 
-    /// Index of the first leg with `ts >= from`.
+    /// Index (within the ring) of the first leg with `ts >= from`.
     @inlinable
-    func firstIndex(atOrAfter from: Int64) -> Int {
+    func firstIndex(_ ring: LegRing, atOrAfter from: Int64) -> Int {
         var lo = 0
-        var hi = count
+        var hi = ring.count
         while lo < hi {
             let mid = (lo + hi) >> 1
-            if self[mid].ts < from { lo = mid + 1 } else { hi = mid }
+            if storage[ring.slot(mid)].ts < from { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
 
-    /// Releases the storage when the account holds no legs, so idle accounts stay small.
-    mutating func shrinkIfEmpty() {
-        if count == 0 && buf.count > 0 {
-            buf = []
-            head = 0
-        }
+    /// Bytes of leg storage (chunks in use and free).
+    var memoryBytes: Int {
+        storage.capacity * MemoryLayout<Leg>.stride + free.reduce(0) { $0 + $1.capacity * 4 }
     }
 }
 

@@ -6,8 +6,8 @@ extension Detector {
     /// whose window grew sees only the legs the old windows kept; it fills up as time passes.
     public mutating func replaceRules(_ newRules: [Rule]) {
         precondition(newRules.count < 65_536, "too many rules")
-        let oldKeys = rules.map(\.rule.key)
-        let oldIds = rules.map(\.rule.id)
+        let oldKeys = rules.map(\.key)
+        let oldIds = rules.map(\.id)
         var remap: [Int: Int] = [:]
         for (ni, r) in newRules.enumerated() {
             if let oi = oldKeys.firstIndex(of: r.key) ?? oldIds.firstIndex(of: r.id), remap[oi] == nil {
@@ -19,7 +19,11 @@ extension Detector {
             if let ni = remap[Int(key & 0xFFFF)] { carried[(key & ~0xFFFF) | UInt64(ni)] = at }
         }
         lastAlertAt = carried
-        rules = newRules.map(CompiledRule.init)
+        rules = newRules
+        plans.removeAll()
+        signals.removeAll()
+        program = ConditionProgram()
+        for rule in newRules { plans.append(RulePlan(rule, program: &program, signals: &signals)) }
         longestWindow = newRules.map(\.windowMillis).max() ?? 0
         ruleSet = ruleSetHash(newRules)
     }

@@ -61,21 +61,33 @@ public struct DetectorCounters: Sendable, Equatable {
     public init() {}
 }
 
-/// A rule with what its evaluation needs precomputed.
+/// What evaluating one rule needs on the hot path, precomputed once. Plain values only, so
+/// reading it per evaluation retains nothing; conditions and signals live in the detector's
+/// `ConditionProgram`, the `Rule` itself (strings, bands) is read only when an alert is raised.
 @usableFromInline
-struct CompiledRule: Sendable {
-    @usableFromInline var rule: Rule
+struct RulePlan: Sendable {
+    @usableFromInline var windowMillis: Int64
+    @usableFromInline var cooldownMillis: Int64
+    @usableFromInline var credits: LegFilter
+    @usableFromInline var debits: LegFilter
+    @usableFromInline var scoreBase: Double
+    /// Root op of `conditions` in the program.
+    @usableFromInline var condition: Int32
+    /// The rule's signals in the detector's `signals`.
+    @usableFromInline var signalStart: Int32
+    @usableFromInline var signalEnd: Int32
     @usableFromInline var needsMatching: Bool
     @usableFromInline var needsDwell: Bool
     @usableFromInline var needsCreditTimes: Bool
     @usableFromInline var needsDistinct: Bool
+    @usableFromInline var hasOutcomes: Bool
     /// Fewest legs the window must hold for the rule to possibly fire (cheap pre-check).
     @usableFromInline var minLegs: Int
     @usableFromInline var onCredit: Bool
     @usableFromInline var onDebit: Bool
 
     /// The same rule with every metric enabled: used to describe a firing window in full.
-    var reporting: CompiledRule {
+    @usableFromInline var reporting: RulePlan {
         var r = self
         r.needsMatching = true
         r.needsDwell = true
@@ -83,14 +95,23 @@ struct CompiledRule: Sendable {
         return r
     }
 
-    init(_ rule: Rule) {
-        self.rule = rule
+    init(_ rule: Rule, program: inout ConditionProgram, signals: inout ContiguousArray<SignalPlan>) {
+        windowMillis = rule.windowMillis
+        cooldownMillis = rule.cooldownMillis
+        credits = rule.credits
+        debits = rule.debits
+        scoreBase = rule.scoreBase
+        condition = program.compile(rule.conditions)
+        signalStart = Int32(signals.count)
+        for s in rule.signals { signals.append(SignalPlan(weight: s.weight, condition: program.compile(s.condition))) }
+        signalEnd = Int32(signals.count)
+        hasOutcomes = !rule.outcomes.isEmpty
         let ms = rule.conditions.metrics + rule.signals.flatMap(\.condition.metrics)
         needsDwell = ms.contains { $0 == .dwellMedian || $0 == .dwellP90 }
         needsMatching = needsDwell || ms.contains(.passThrough)
         needsCreditTimes = ms.contains { if case .burst = $0 { true } else { false } }
         needsDistinct = ms.contains(.distinctPayers) || ms.contains(.distinctPayees)
-        minLegs = CompiledRule.minimumLegs(rule.conditions)
+        minLegs = RulePlan.minimumLegs(rule.conditions)
         onCredit = rule.trigger != .debit
         onDebit = rule.trigger != .credit
     }
@@ -110,6 +131,13 @@ struct CompiledRule: Sendable {
     }
 }
 
+/// A score signal of a rule: `weight` is added when the condition at `condition` holds.
+@usableFromInline
+struct SignalPlan: Sendable {
+    @usableFromInline var weight: Double
+    @usableFromInline var condition: Int32
+}
+
 /// The detection core: takes decoded transfers with their event time, keeps per-account
 /// sliding-window state, and raises alerts. Pure: no I/O and no clock — time moves only with
 /// the events' own timestamps (and `advanceWatermark`). The live engine, backtests, tests and
@@ -125,12 +153,16 @@ struct CompiledRule: Sendable {
 /// `[t - window, t]` applied so far.
 public struct Detector: Sendable {
     public let config: DetectorConfig
-    @usableFromInline var rules: [CompiledRule]
+    @usableFromInline var rules: [Rule]
+    @usableFromInline var plans = ContiguousArray<RulePlan>()
+    @usableFromInline var signals = ContiguousArray<SignalPlan>()
+    @usableFromInline var program = ConditionProgram()
     @usableFromInline var longestWindow: Int64
     /// `ruleSetHash` of the loaded rules; every alert carries it.
     public internal(set) var ruleSet: String
     @usableFromInline var accounts = AccountTable()
     @usableFromInline var states = ContiguousArray<AccountState>()
+    @usableFromInline var legs = LegPool()
     @usableFromInline var transferIds: TransferIdLog
     @usableFromInline var dedup: DedupIndex
     @usableFromInline var buffer = ReorderBuffer()
@@ -154,7 +186,8 @@ public struct Detector: Sendable {
     public init(rules: [Rule], config: DetectorConfig = DetectorConfig()) {
         precondition(rules.count < 65_536, "too many rules")
         self.config = config
-        self.rules = rules.map(CompiledRule.init)
+        self.rules = rules
+        for rule in rules { plans.append(RulePlan(rule, program: &program, signals: &signals)) }
         self.longestWindow = rules.map(\.windowMillis).max() ?? 0
         self.ruleSet = ruleSetHash(rules)
         self.transferIds = TransferIdLog(capacityBytes: config.transferIdLogBytes)
@@ -162,7 +195,7 @@ public struct Detector: Sendable {
     }
 
     /// The loaded rules, in evaluation order.
-    public var ruleList: [Rule] { rules.map(\.rule) }
+    public var ruleList: [Rule] { rules }
     /// Accounts currently tracked.
     public var trackedAccounts: Int { accounts.count }
     /// Transfers accepted and waiting for the watermark.
@@ -293,10 +326,8 @@ public struct Detector: Sendable {
 
     /// Approximate bytes of state (accounts, legs, dedup, id log), for metrics and sizing.
     public var stateBytes: Int {
-        var legs = 0
-        for s in states { legs += s.legs.buf.capacity * MemoryLayout<Leg>.stride }
-        return accounts.memoryBytes + states.capacity * MemoryLayout<AccountState>.stride + legs
-            + dedup.memoryBytes + transferIds.memoryBytes + buffer.heap.capacity * MemoryLayout<PendingTransfer>.stride
+        return accounts.memoryBytes + states.capacity * MemoryLayout<AccountState>.stride + legs.memoryBytes
+            + scan.memoryBytes            + dedup.memoryBytes + transferIds.memoryBytes + buffer.heap.capacity * MemoryLayout<PendingTransfer>.stride
     }
 
     // MARK: accounts
@@ -346,8 +377,11 @@ public struct Detector: Sendable {
 
     mutating func forget(_ id: Int32) {
         lruUnlink(id)
-        for r in 0..<rules.count { lastAlertAt.removeValue(forKey: UInt64(UInt32(bitPattern: id)) << 16 | UInt64(r)) }
-        states[Int(id)].legs = LegRing()
+        // Only an account that raised an alert has cool-down entries (raising sets cooldownUntil).
+        if states[Int(id)].cooldownUntil != .min {
+            for r in 0..<plans.count { lastAlertAt.removeValue(forKey: UInt64(UInt32(bitPattern: id)) << 16 | UInt64(r)) }
+        }
+        legs.release(&states[Int(id)].legs)
         accounts.remove(id)
     }
 
@@ -409,8 +443,9 @@ public struct Detector: Sendable {
     mutating func addLeg(_ leg: Leg, to account: Int32, inOrder: Bool, keepFrom: Int64, cap: Int) {
         let i = Int(account)
         states[i].pendingRefs -= 1
-        if inOrder { states[i].legs.dropBefore(keepFrom) }
-        let evicted = inOrder ? states[i].legs.append(leg, cap: cap) : states[i].legs.insertSorted(leg, cap: cap)
+        if inOrder { legs.dropBefore(keepFrom, in: &states[i].legs) }
+        let evicted = inOrder
+            ? legs.append(leg, to: &states[i].legs, cap: cap) : legs.insertSorted(leg, into: &states[i].legs, cap: cap)
         if evicted { counters.legsEvicted &+= 1 }
         if leg.ts > states[i].lastActive { states[i].lastActive = leg.ts }
         lruTouch(account)
@@ -418,49 +453,55 @@ public struct Detector: Sendable {
 
     @usableFromInline
     mutating func evaluate(account: Int32, at t: Int64, credit: Bool) {
-        for r in 0..<rules.count {
-            let rule = rules[r]
-            if credit ? !rule.onCredit : !rule.onDebit { continue }
-            let from = t &- rule.rule.windowMillis
-            let start = states[Int(account)].legs.firstIndex(atOrAfter: from)
-            let inWindow = states[Int(account)].legs.count - start
-            if inWindow < rule.minLegs { continue }
-            scan.run(legs: states[Int(account)].legs, start: start, rule: rule, now: t, firstSeen: states[Int(account)].firstSeen)
-            guard scan.holds(rule.rule.conditions) else { continue }
-            var score = rule.rule.scoreBase
-            for s in rule.rule.signals where scan.holds(s.condition) { score += s.weight }
+        for r in 0..<plans.count {
+            let plan = plans[r]
+            if credit ? !plan.onCredit : !plan.onDebit { continue }
+            let from = t &- plan.windowMillis
+            let ring = states[Int(account)].legs
+            let start = legs.firstIndex(ring, atOrAfter: from)
+            let inWindow = ring.count - start
+            if inWindow < plan.minLegs { continue }
+            scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+            guard scan.holds(program, plan.condition) else { continue }
+            var score = plan.scoreBase
+            for s in Int(plan.signalStart)..<Int(plan.signalEnd) where scan.holds(program, signals[s].condition) {
+                score += signals[s].weight
+            }
             score = min(1, max(0, score))
             var action: String?
-            if !rule.rule.outcomes.isEmpty {
-                guard let band = rule.rule.outcomes.last(where: { score >= $0.minScore }) else {
+            if plan.hasOutcomes {
+                guard let band = rules[r].outcomes.last(where: { score >= $0.minScore }) else {
                     counters.firingsBelowBands &+= 1
                     continue
                 }
                 action = band.action
             }
             let key = UInt64(UInt32(bitPattern: account)) << 16 | UInt64(r)
-            if let last = lastAlertAt[key], t < last &+ rule.rule.cooldownMillis {
+            if let last = lastAlertAt[key], t < last &+ plan.cooldownMillis {
                 counters.alertsSuppressedCooldown &+= 1
                 continue
             }
             lastAlertAt[key] = t
-            let until = t &+ rule.rule.cooldownMillis
+            let until = t &+ plan.cooldownMillis
             if until > states[Int(account)].cooldownUntil { states[Int(account)].cooldownUntil = until }
             // The alert reports every window statistic, not only those the rule reads.
-            scan.run(legs: states[Int(account)].legs, start: start, rule: rule.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
-            alerts.append(makeAlert(account: account, rule: rule, start: start, at: t, score: score, action: action))
+            scan.run(pool: legs, ring: ring, start: start, rule: plan.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
+            scan.completeAll()
+            alerts.append(makeAlert(account: account, rule: rules[r], start: start, at: t, score: score, action: action))
             counters.alertsRaised &+= 1
         }
+        // The scan must not keep the pool shared, or the next leg appended would copy it.
+        scan.releaseLegs()
     }
 
-    func makeAlert(account: Int32, rule: CompiledRule, start: Int, at t: Int64, score: Double, action: String?) -> Alert {
-        let legs = states[Int(account)].legs
+    func makeAlert(account: Int32, rule: Rule, start: Int, at t: Int64, score: Double, action: String?) -> Alert {
+        let ring = states[Int(account)].legs
         var evidence: [String] = []
         var count = 0
         var windowStart = t
-        for i in start..<legs.count {
-            let leg = legs[i]
-            let f = leg.isCredit ? rule.rule.credits : rule.rule.debits
+        for i in start..<ring.count {
+            let leg = legs[ring, i]
+            let f = leg.isCredit ? rule.credits : rule.debits
             guard f.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
             if count == 0 { windowStart = leg.ts }
             count += 1
@@ -471,11 +512,11 @@ public struct Detector: Sendable {
             start: windowStart, end: t, inCount: scan.inCount, inAmount: Money(units: scan.inAmount),
             distinctPayers: scan.distinctPayers, outCount: scan.outCount, outAmount: Money(units: scan.outAmount),
             distinctPayees: scan.distinctPayees, passThrough: scan.passThrough,
-            medianDwellSeconds: scan.dwellMedian.map { $0 / 1000 })
+            medianDwellSeconds: scan.dwellMedianMs.map { $0 / 1000 })
         return Alert(
-            alertId: Detector.alertId(account: name, rule: rule.rule, start: windowStart, end: t),
-            account: name, ruleId: rule.rule.id, ruleVersion: rule.rule.version, severity: rule.rule.severity,
-            mode: rule.rule.mode, action: action, score: score, eventTs: t, window: window,
+            alertId: Detector.alertId(account: name, rule: rule, start: windowStart, end: t),
+            account: name, ruleId: rule.id, ruleVersion: rule.version, severity: rule.severity,
+            mode: rule.mode, action: action, score: score, eventTs: t, window: window,
             evidence: evidence, evidenceCount: count, ruleSet: ruleSet)
     }
 

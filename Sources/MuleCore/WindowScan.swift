@@ -3,8 +3,24 @@
 ///
 /// Pass-through and dwell use FIFO money matching: each debit spends the oldest unspent
 /// credits in the window first; money spent that arrived before the window is not counted.
+/// Computes an account's window metrics for one rule, reusing scratch buffers so evaluation
+/// allocates nothing in steady state.
+///
+/// `run` makes one pass for the cheap metrics (counts, amounts, distinct counterparties, credit
+/// times). FIFO matching (pass-through) and the dwell quantiles are computed only when a
+/// condition first asks for them, in a second pass over the same legs: most windows already
+/// fail a cheap condition (too few payers), so most evaluations never match money or sort.
+///
+/// Pass-through and dwell use FIFO money matching: each debit spends the oldest unspent
+/// credits in the window first; money spent that arrived before the window is not counted.
 @usableFromInline
 struct WindowScan: Sendable {
+    /// One matched piece of money: how long it stayed, and how much it was.
+    struct DwellPiece {
+        var ms: Int64
+        var units: Int64
+    }
+
     // Distinct-counting marks indexed by account id, stamped with a generation number.
     var payerMarks: [UInt32] = []
     var payeeMarks: [UInt32] = []
@@ -12,10 +28,20 @@ struct WindowScan: Sendable {
     // FIFO of unspent credits: (ts, remaining units).
     var fifoTs: [Int64] = []
     var fifoLeft: [Int64] = []
-    // Dwell pieces: (dwell ms, matched units).
-    var dwellMs: [Int64] = []
-    var dwellUnits: [Int64] = []
+    var dwell: [DwellPiece] = []
     var creditTimes: [Int64] = []
+
+    // The window being described, kept for the deferred matching pass.
+    // Only between `run` and `releaseLegs` (a reference kept longer would make the detector's
+    // next append copy the whole pool).
+    var legStorage = ContiguousArray<Leg>()
+    var ring = LegRing()
+    var start = 0
+    var credits = LegFilter.any
+    var debits = LegFilter.any
+    var collectDwell = false
+    var matchingDone = true
+    var dwellDone = true
 
     var now: Int64 = 0
     var firstSeen: Int64 = 0
@@ -25,9 +51,9 @@ struct WindowScan: Sendable {
     var outAmount: Int64 = 0
     var distinctPayers = 0
     var distinctPayees = 0
-    var matched: Int64 = 0
-    var dwellMedian: Int64?
-    var dwellP90: Int64?
+    var matchedUnits: Int64 = 0
+    var dwellMedianMs: Int64?
+    var dwellP90Ms: Int64?
 
     @usableFromInline init() {}
 
@@ -40,102 +66,184 @@ struct WindowScan: Sendable {
         }
     }
 
+    /// Money matched FIFO from credits to later debits in the window (deferred pass).
+    var matched: Int64 {
+        mutating get {
+            if !matchingDone { match() }
+            return matchedUnits
+        }
+    }
+
+    var dwellMedian: Int64? {
+        mutating get {
+            if !dwellDone { computeDwell() }
+            return dwellMedianMs
+        }
+    }
+
+    var dwellP90: Int64? {
+        mutating get {
+            if !dwellDone { computeDwell() }
+            return dwellP90Ms
+        }
+    }
+
+    /// Scans legs `start...` of `legs` with `rule`'s filters. Metrics the rule cannot read are
+    /// left at zero/nil, as before: `reporting` plans ask for all of them.
     @usableFromInline
-    mutating func run(legs: LegRing, start: Int, rule: CompiledRule, now: Int64, firstSeen: Int64) {
+    mutating func run(pool: LegPool, ring: LegRing, start: Int, rule: RulePlan, now: Int64, firstSeen: Int64) {
         self.now = now
         self.firstSeen = firstSeen
+        legStorage = pool.storage
+        self.ring = ring
+        self.start = start
+        credits = rule.credits
+        debits = rule.debits
         inCount = 0; inAmount = 0; outCount = 0; outAmount = 0
-        distinctPayers = 0; distinctPayees = 0; matched = 0
-        dwellMedian = nil; dwellP90 = nil
-        generation &+= 1
-        if generation == 0 {  // wrapped: clear stale stamps
-            for i in payerMarks.indices { payerMarks[i] = 0; payeeMarks[i] = 0 }
-            generation = 1
-        }
-        fifoTs.removeAll(keepingCapacity: true)
-        fifoLeft.removeAll(keepingCapacity: true)
-        dwellMs.removeAll(keepingCapacity: true)
-        dwellUnits.removeAll(keepingCapacity: true)
+        distinctPayers = 0; distinctPayees = 0; matchedUnits = 0
+        dwellMedianMs = nil; dwellP90Ms = nil
+        matchingDone = !rule.needsMatching
+        collectDwell = rule.needsDwell
+        dwellDone = !rule.needsDwell
         creditTimes.removeAll(keepingCapacity: true)
-        var fifoHead = 0
-        let credits = rule.rule.credits
-        let debits = rule.rule.debits
-        for i in start..<legs.count {
-            let leg = legs[i]
-            if leg.isCredit {
-                guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                inCount += 1
-                inAmount &+= leg.amount
-                if rule.needsDistinct, payerMarks[Int(leg.counterparty)] != generation {
-                    payerMarks[Int(leg.counterparty)] = generation
-                    distinctPayers += 1
-                }
-                if rule.needsMatching {
-                    fifoTs.append(leg.ts)
-                    fifoLeft.append(leg.amount)
-                }
-                if rule.needsCreditTimes { creditTimes.append(leg.ts) }
-            } else {
-                guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                outCount += 1
-                outAmount &+= leg.amount
-                if rule.needsDistinct, payeeMarks[Int(leg.counterparty)] != generation {
-                    payeeMarks[Int(leg.counterparty)] = generation
-                    distinctPayees += 1
-                }
-                if rule.needsMatching {
-                    var left = leg.amount
-                    while left > 0 && fifoHead < fifoTs.count {
-                        let take = min(left, fifoLeft[fifoHead])
-                        left -= take
-                        fifoLeft[fifoHead] -= take
-                        matched &+= take
-                        if rule.needsDwell {
-                            dwellMs.append(leg.ts - fifoTs[fifoHead])
-                            dwellUnits.append(take)
-                        }
-                        if fifoLeft[fifoHead] == 0 { fifoHead += 1 }
+        let needsDistinct = rule.needsDistinct
+        let needsCreditTimes = rule.needsCreditTimes
+        if needsDistinct {
+            generation &+= 1
+            if generation == 0 {  // wrapped: clear stale stamps
+                for i in payerMarks.indices { payerMarks[i] = 0; payeeMarks[i] = 0 }
+                generation = 1
+            }
+        }
+        let gen = generation
+        let count = ring.count
+        legStorage.withUnsafeBufferPointer { buf in
+            var i = start
+            while i < count {
+                let leg = buf[ring.slot(i)]
+                i &+= 1
+                if leg.isCredit {
+                    guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                    inCount &+= 1
+                    inAmount &+= leg.amount
+                    if needsDistinct, payerMarks[Int(leg.counterparty)] != gen {
+                        payerMarks[Int(leg.counterparty)] = gen
+                        distinctPayers &+= 1
+                    }
+                    if needsCreditTimes { creditTimes.append(leg.ts) }
+                } else {
+                    guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                    outCount &+= 1
+                    outAmount &+= leg.amount
+                    if needsDistinct, payeeMarks[Int(leg.counterparty)] != gen {
+                        payeeMarks[Int(leg.counterparty)] = gen
+                        distinctPayees &+= 1
                     }
                 }
             }
         }
-        if rule.needsDwell && !dwellMs.isEmpty {
-            sortDwell()
-            dwellMedian = weightedQuantile(0.5)
-            dwellP90 = weightedQuantile(0.9)
+    }
+
+    /// Drops the scan's reference to the leg pool (the detector is about to append to it).
+    @usableFromInline
+    mutating func releaseLegs() {
+        legStorage = []
+        ring = LegRing()
+    }
+
+    /// Scratch bytes (distinct-counting marks and buffers), for memory accounting.
+    var memoryBytes: Int {
+        (payerMarks.capacity + payeeMarks.capacity) * 4
+            + (fifoTs.capacity + fifoLeft.capacity + creditTimes.capacity + dwell.capacity * 2) * 8
+    }
+
+    /// Computes every deferred metric now (the alert describes the whole window).
+    @usableFromInline
+    mutating func completeAll() {
+        if !matchingDone { match() }
+        if !dwellDone { computeDwell() }
+    }
+
+    /// The FIFO matching pass; also collects dwell pieces when the rule reads dwell.
+    mutating func match() {
+        matchingDone = true
+        fifoTs.removeAll(keepingCapacity: true)
+        fifoLeft.removeAll(keepingCapacity: true)
+        dwell.removeAll(keepingCapacity: true)
+        var fifoHead = 0
+        var matched: Int64 = 0
+        for i in start..<ring.count {
+            let leg = legStorage[ring.slot(i)]
+            if leg.isCredit {
+                guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                fifoTs.append(leg.ts)
+                fifoLeft.append(leg.amount)
+            } else {
+                guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                var left = leg.amount
+                while left > 0 && fifoHead < fifoTs.count {
+                    let take = min(left, fifoLeft[fifoHead])
+                    left -= take
+                    fifoLeft[fifoHead] -= take
+                    matched &+= take
+                    if collectDwell { dwell.append(DwellPiece(ms: leg.ts - fifoTs[fifoHead], units: take)) }
+                    if fifoLeft[fifoHead] == 0 { fifoHead += 1 }
+                }
+            }
+        }
+        matchedUnits = matched
+    }
+
+    mutating func computeDwell() {
+        if !matchingDone { match() }
+        dwellDone = true
+        if !dwell.isEmpty {
+            // Order among equal dwells does not matter: the quantile is a dwell value.
+            dwell.withUnsafeMutableBufferPointer { WindowScan.heapSortByDwell($0) }
+            dwellMedianMs = weightedQuantile(0.5)
+            dwellP90Ms = weightedQuantile(0.9)
         }
     }
 
-    // Insertion sort by dwell (pieces are few: bounded by the legs in one window).
-    mutating func sortDwell() {
-        let n = dwellMs.count
+    /// In-place heap sort by `ms`: O(n log n) and, unlike the standard library's stable sort,
+    /// no scratch allocation (busy accounts sort hundreds of pieces per evaluation).
+    static func heapSortByDwell(_ a: UnsafeMutableBufferPointer<DwellPiece>) {
+        let n = a.count
         if n < 2 { return }
-        for i in 1..<n {
-            let d = dwellMs[i]
-            let u = dwellUnits[i]
-            var j = i
-            while j > 0 && dwellMs[j - 1] > d {
-                dwellMs[j] = dwellMs[j - 1]
-                dwellUnits[j] = dwellUnits[j - 1]
-                j -= 1
+        func siftDown(_ root: Int, _ end: Int) {
+            var i = root
+            while true {
+                var c = 2 &* i &+ 1
+                if c >= end { return }
+                if c &+ 1 < end && a[c &+ 1].ms > a[c].ms { c &+= 1 }
+                if a[c].ms <= a[i].ms { return }
+                a.swapAt(i, c)
+                i = c
             }
-            dwellMs[j] = d
-            dwellUnits[j] = u
+        }
+        var i = n / 2 - 1
+        while i >= 0 { siftDown(i, n); i -= 1 }
+        var end = n - 1
+        while end > 0 {
+            a.swapAt(0, end)
+            siftDown(0, end)
+            end -= 1
         }
     }
 
     /// Smallest dwell such that at least `q` of the matched money left within it.
     func weightedQuantile(_ q: Double) -> Int64 {
-        let total = Double(matched)
+        let total = Double(matchedUnits)
         var acc: Int64 = 0
-        for i in 0..<dwellMs.count {
-            acc += dwellUnits[i]
-            if Double(acc) >= q * total { return dwellMs[i] }
+        for p in dwell {
+            acc += p.units
+            if Double(acc) >= q * total { return p.ms }
         }
-        return dwellMs[dwellMs.count - 1]
+        return dwell[dwell.count - 1].ms
     }
 
-    var passThrough: Double { inAmount > 0 ? Double(matched) / Double(inAmount) : 0 }
+    /// Pass-through for the alert (0 when nothing came in); valid after `completeAll()`.
+    var passThrough: Double { inAmount > 0 ? Double(matchedUnits) / Double(inAmount) : 0 }
 
     /// Most credits inside any sub-window `[x, x + width]` of the window.
     func burst(_ width: Int64) -> Int {
@@ -148,8 +256,9 @@ struct WindowScan: Sendable {
         return best
     }
 
-    func value(_ m: Metric) -> Double {
-        switch m {
+    @usableFromInline
+    mutating func value(_ slot: ConditionProgram.Slot, burstWidth: Int64) -> Double {
+        switch slot {
         case .inCount: Double(inCount)
         case .inAmount: Double(inAmount) / Double(Money.scale)
         case .distinctPayers: Double(distinctPayers)
@@ -162,23 +271,42 @@ struct WindowScan: Sendable {
         // One rounding only (integer difference, then divide), so a cut of exactly 1.8 % meets
         // a `max: 0.018` bound; `1 - out / in` rounds twice and lands just above it.
         case .retained: inAmount > 0 ? Double(inAmount &- outAmount) / Double(inAmount) : .nan
-        case .burst(let w): Double(burst(w))
+        case .burst: Double(burst(burstWidth))
         case .accountAge: Double(now - firstSeen)
         }
     }
 
-    func holds(_ c: Condition) -> Bool {
-        switch c {
-        case .all(let cs):
-            for x in cs where !holds(x) { return false }
+    /// Whether the condition tree rooted at op `root` of `program` holds for the scanned window.
+    @usableFromInline
+    mutating func holds(_ program: ConditionProgram, _ root: Int32) -> Bool {
+        program.ops.withUnsafeBufferPointer { holds($0, Int(root)) }
+    }
+
+    mutating func holds(_ ops: UnsafeBufferPointer<ConditionProgram.Op>, _ i: Int) -> Bool {
+        let op = ops[i]
+        switch op.kind {
+        case .all:
+            var j = i + 1
+            let end = i + Int(op.size)
+            while j < end {
+                if !holds(ops, j) { return false }
+                j += Int(ops[j].size)
+            }
             return true
-        case .any(let cs):
-            for x in cs where holds(x) { return true }
+        case .any:
+            var j = i + 1
+            let end = i + Int(op.size)
+            while j < end {
+                if holds(ops, j) { return true }
+                j += Int(ops[j].size)
+            }
             return false
-        case .not(let x):
-            return !holds(x)
-        case .metric(let m, let b):
-            return b.contains(value(m))
+        case .not:
+            return !holds(ops, i + 1)
+        case .metric:
+            // Same as `Bound.contains`: NaN (an undefined metric) never satisfies a bound.
+            let v = value(op.slot, burstWidth: op.burstWidth)
+            return !v.isNaN && !(v < op.min) && !(v > op.max)
         }
     }
 }

@@ -1,0 +1,64 @@
+// Bytes per tracked account: N accounts, each holding a few legs (pairs paying each other
+// within one window), then `Detector.stateBytes / trackedAccounts` and the process RSS delta.
+// Usage: state-bytes [accounts=1000000] [legsPerAccount=4]
+import BenchSupport
+import Glibc
+import MuleCore
+
+func residentBytes() -> Int {
+    guard let f = fopen("/proc/self/statm", "r") else { return 0 }
+    defer { fclose(f) }
+    var size = 0, resident = 0
+    _ = withUnsafeMutablePointer(to: &size) { s in
+        withUnsafeMutablePointer(to: &resident) { r in
+            withVaList([s, r]) { vfscanf(f, "%ld %ld", $0) }
+        }
+    }
+    return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+let args = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+let accounts = args.count > 0 ? args[0] : 1_000_000
+let legs = args.count > 1 ? args[1] : 4
+let rules = shippedRules()
+
+// Account names and ids laid out once, before the baseline RSS is read.
+var arena: [UInt8] = []
+var names: [ByteSpan] = []
+@MainActor func span(_ s: String) -> ByteSpan {
+    let start = Int32(arena.count)
+    arena.append(contentsOf: s.utf8)
+    return ByteSpan(start: start, count: Int32(arena.count) - start)
+}
+for i in 0..<accounts { names.append(span("acct-\(String(i, radix: 10))-cn")) }
+// Each account sends legs/2 and receives legs/2 transfers: transfer k of round r goes from
+// account k to account (k + r + 1) mod N.
+let rounds = max(1, legs / 2)
+var transfers: [DecodedTransfer] = []
+transfers.reserveCapacity(accounts * rounds)
+let t0: Int64 = 1_764_000_000_000
+for r in 0..<rounds {
+    for k in 0..<accounts {
+        let id = span("tx-\(r)-\(k)")
+        transfers.append(DecodedTransfer(
+            id: id, timestamp: t0 + Int64(r * accounts + k), payer: names[k], payee: names[(k + r + 1) % accounts],
+            amount: Money(units: 1_000_000), channel: .p2p))
+    }
+}
+
+var config = DetectorConfig()
+config.maxDedupEntries = 1 << 30
+let before = residentBytes()
+var d = Detector(rules: rules, config: config)
+let afterInit = residentBytes()
+arena.withUnsafeBytes { raw in
+    for t in transfers { _ = d.ingest(t, in: raw) }
+}
+d.advanceWatermark(to: t0 + Int64(rounds * accounts))  // apply everything, still within the window
+let after = residentBytes()
+let n = d.trackedAccounts
+print("accounts tracked:        \(n) (\(legs) legs each)")
+print("stateBytes:              \(d.stateBytes) = \(d.stateBytes / max(n, 1)) bytes/account")
+print("RSS delta (after init):  \(after - afterInit) = \((after - afterInit) / max(n, 1)) bytes/account")
+print("RSS delta (incl. init):  \(after - before) = \((after - before) / max(n, 1)) bytes/account")
+print("  fixed at init (id log, dedup, tables): \(afterInit - before) bytes")

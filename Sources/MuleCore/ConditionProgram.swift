@@ -1,0 +1,76 @@
+/// A rule's condition trees compiled once into one flat array, so evaluating them per event
+/// walks contiguous plain values instead of an `indirect enum` with arrays (no retain/release,
+/// no pointer chasing). A tree is stored in prefix order; every op records the size of its
+/// subtree so `all`/`any` can step from child to child and short-circuit.
+@usableFromInline
+struct ConditionProgram: Sendable {
+    @usableFromInline
+    enum Kind: UInt8, Sendable { case all, any, not, metric }
+
+    /// The metric an op reads (`Metric` without its payload; `burst`'s width is in the op).
+    @usableFromInline
+    enum Slot: UInt8, Sendable {
+        case inCount, inAmount, distinctPayers, outCount, outAmount, distinctPayees
+        case passThrough, dwellMedian, dwellP90, retained, burst, accountAge
+    }
+
+    @usableFromInline
+    struct Op: Sendable {
+        @usableFromInline var kind: Kind
+        @usableFromInline var slot: Slot
+        /// Ops in this subtree, itself included.
+        @usableFromInline var size: Int32
+        @usableFromInline var burstWidth: Int64
+        /// Inclusive bounds; an absent bound is -∞/+∞, which accepts every non-NaN value exactly
+        /// as `Bound.contains` does.
+        @usableFromInline var min: Double
+        @usableFromInline var max: Double
+    }
+
+    @usableFromInline var ops = ContiguousArray<Op>()
+
+    @usableFromInline init() {}
+
+    /// Appends `c` and returns the index of its root op.
+    mutating func compile(_ c: Condition) -> Int32 {
+        let root = ops.count
+        emit(c)
+        return Int32(root)
+    }
+
+    private mutating func emit(_ c: Condition) {
+        let at = ops.count
+        switch c {
+        case .all(let cs), .any(let cs):
+            ops.append(Op(kind: c.isAll ? .all : .any, slot: .inCount, size: 1, burstWidth: 0, min: 0, max: 0))
+            for x in cs { emit(x) }
+        case .not(let x):
+            ops.append(Op(kind: .not, slot: .inCount, size: 1, burstWidth: 0, min: 0, max: 0))
+            emit(x)
+        case .metric(let m, let b):
+            var width: Int64 = 0
+            let slot: Slot
+            switch m {
+            case .inCount: slot = .inCount
+            case .inAmount: slot = .inAmount
+            case .distinctPayers: slot = .distinctPayers
+            case .outCount: slot = .outCount
+            case .outAmount: slot = .outAmount
+            case .distinctPayees: slot = .distinctPayees
+            case .passThrough: slot = .passThrough
+            case .dwellMedian: slot = .dwellMedian
+            case .dwellP90: slot = .dwellP90
+            case .retained: slot = .retained
+            case .burst(let w): slot = .burst; width = w
+            case .accountAge: slot = .accountAge
+            }
+            ops.append(Op(kind: .metric, slot: slot, size: 1, burstWidth: width,
+                          min: b.min ?? -.infinity, max: b.max ?? .infinity))
+        }
+        ops[at].size = Int32(ops.count - at)
+    }
+}
+
+extension Condition {
+    fileprivate var isAll: Bool { if case .all = self { true } else { false } }
+}
