@@ -52,7 +52,7 @@ let package = Package(
         ),
         .testTarget(name: "MuleRulesTests", dependencies: ["MuleRules", "MuleCore"]),
         .testTarget(name: "MuleKafkaTests", dependencies: ["MuleKafka"]),
-        .testTarget(name: "MuleBacktestTests", dependencies: ["MuleBacktest", "MuleCore", "MuleTesting"]),
+        .testTarget(name: "MuleBacktestTests", dependencies: ["MuleBacktest", "MuleCore", "MuleTesting", "MuleSimulator"]),
         .testTarget(name: "MuleSimulatorTests", dependencies: ["MuleSimulator", "MuleCore"]),
         .testTarget(name: "MuleEngineTests", dependencies: ["MuleEngine", "MuleTesting", "MuleCore", "MuleRules", "MuleSimulator"]),
         // Spawns the built `mulestream` binary and kcat against `mulestream dev-broker`.

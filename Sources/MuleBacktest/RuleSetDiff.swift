@@ -9,6 +9,12 @@ public struct RuleSetDiff: Sendable {
         public var account: String
         public var ruleId: String
         public var firstAlertTs: Int64
+
+        public init(account: String, ruleId: String, firstAlertTs: Int64) {
+            self.account = account
+            self.ruleId = ruleId
+            self.firstAlertTs = firstAlertTs
+        }
     }
 
     public var oldRuleIds: [String]
