@@ -58,7 +58,7 @@ let package = Package(
         ),
         .testTarget(name: "MuleRulesTests", dependencies: ["MuleRules", "MuleCore"]),
         .testTarget(name: "MuleKafkaTests", dependencies: ["MuleKafka"]),
-        .testTarget(name: "MuleBacktestTests", dependencies: ["MuleBacktest", "MuleCore", "MuleTesting"]),
+        .testTarget(name: "MuleBacktestTests", dependencies: ["MuleBacktest", "MuleCore", "MuleTesting", "MuleSimulator"]),
         .testTarget(name: "MuleReportTests", dependencies: ["MuleReport", "MuleBacktest", "MuleCore"]),
         .testTarget(name: "MuleSimulatorTests", dependencies: ["MuleSimulator", "MuleCore"]),
         .testTarget(name: "MuleEngineTests", dependencies: ["MuleEngine", "MuleTesting", "MuleCore", "MuleRules", "MuleSimulator"]),

@@ -10,8 +10,10 @@ extension MuleStream {
             abstract: "Replay an NDJSON event file through the engine's core and score the alerts.",
             discussion: """
             Events are applied in event-time order within --allowed-lateness (raise it for unsorted files). Alerts go \
-            to --alerts-out as NDJSON (or stdout). With --labels, prints precision, recall and F1 of the flagged \
-            accounts overall and per rule; --json prints the summary as one JSON object.
+            to --alerts-out as NDJSON (or stdout). Prints alert volume per UTC day (of the alerts' event time), overall \
+            and per rule. With --labels, prints precision, recall and F1 of the flagged accounts overall and per rule, \
+            and the detection delay of flagged mules (event time from a mule's first debit to its first alert: count, \
+            median, p90, max in seconds). --json prints the summary as one JSON object.
             """
         )
 
@@ -51,7 +53,7 @@ extension MuleStream {
             let sink = try AlertFile(path: alertsOut)
             let summary: BacktestSummary
             do {
-                summary = try MuleBacktest.Backtest.run(eventsPath: events, rules: ruleSet, config: config, snoozes: snoozeList) { alert in
+                summary = try MuleBacktest.Backtest.run(eventsPath: events, rules: ruleSet, config: config, snoozes: snoozeList, labels: truth) { alert in
                     sink.write(AlertEncoder.encode(alert, emittedAtMillis: alert.eventTs))
                 }
             } catch {
@@ -116,6 +118,21 @@ struct BacktestReport {
                 out.append("  " + pad(name, 34) + pad("\(s.flagged)", 9) + pad("\(s.truePositives)", 6) + pad("\(s.falsePositives)", 6)
                     + pad(f3(s.precision), 11) + pad(f3(s.recall), 9) + f3(s.f1))
             }
+            out.append("detection delay, first debit to first alert (event time, s):")
+            out.append("  " + pad("rule", 34) + pad("mules", 9) + pad("median", 10) + pad("p90", 10) + "max")
+            for (name, d) in delays() {
+                out.append("  " + pad(name, 34) + pad("\(d.count)", 9) + pad(secs(d.median), 10) + pad(secs(d.p90), 10) + secs(d.max))
+            }
+        }
+        let days = summary.alertsPerDay()
+        if !days.isEmpty {
+            out.append("alerts per day (UTC, by alert event time):")
+            out.append("  " + pad("day", 12) + pad("all", 8) + rules.map { pad($0.key, max(10, $0.key.count + 2)) }.joined())
+            let byRule = rules.map { r in Dictionary(uniqueKeysWithValues: summary.alertsPerDay(rule: r.key).map { ($0.day, $0.alerts) }) }
+            for d in days {
+                out.append("  " + pad(UTCDay.text(d.day), 12) + pad("\(d.alerts)", 8)
+                    + zip(rules, byRule).map { r, m in pad("\(m[d.day] ?? 0)", max(10, r.key.count + 2)) }.joined())
+            }
         }
         return out.joined(separator: "\n")
     }
@@ -126,6 +143,10 @@ struct BacktestReport {
             rows.append((r.key, Score(flagged: summary.flaggedByRule[r.key] ?? [], labels: labels)))
         }
         return rows
+    }
+
+    func delays() -> [(String, DetectionDelay)] {
+        [("overall", summary.detectionDelay())] + rules.map { ($0.key, summary.detectionDelay(rule: $0.key)) }
     }
 
     func json() -> String {
@@ -145,7 +166,18 @@ struct BacktestReport {
             }
             obj["overall"] = overall
             obj["per_rule"] = perRule
+            func delay(_ d: DetectionDelay) -> [String: Any] { ["count": d.count, "median_s": d.median, "p90_s": d.p90, "max_s": d.max] }
+            obj["detection_delay"] = [
+                "overall": delay(summary.detectionDelay()),
+                "per_rule": Dictionary(uniqueKeysWithValues: rules.map { ($0.key, delay(summary.detectionDelay(rule: $0.key))) }),
+            ]
         }
+        func days(_ rule: String?) -> [String: Int] {
+            Dictionary(uniqueKeysWithValues: summary.alertsPerDay(rule: rule).map { (UTCDay.text($0.day), $0.alerts) })
+        }
+        obj["alerts_per_day"] = days(nil)
+        obj["alerts_per_day_by_rule"] = Dictionary(uniqueKeysWithValues: rules.map { ($0.key, days($0.key)) })
+        obj["alerts_by_rule"] = Dictionary(uniqueKeysWithValues: rules.map { ($0.key, summary.alertsByRule[$0.key] ?? 0) })
         let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
@@ -153,3 +185,4 @@ struct BacktestReport {
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
 func f3(_ v: Double) -> String { String(format: "%.3f", v) }
+func secs(_ v: Double) -> String { String(format: "%.0f", v) }

@@ -6,7 +6,7 @@ extension MuleStream {
     struct Rules: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Work with rule files.",
-            subcommands: [Check.self]
+            subcommands: [Check.self, Diff.self]
         )
 
         struct Check: ParsableCommand {
