@@ -2,7 +2,7 @@
 /// guides, the best-F1 point called out with its threshold values, and the replay's own
 /// operating point.
 struct PRCurveChart {
-    var sweep: Sweep?
+    var sweep: SweepCurve?
     /// Precision and recall of the replayed rule set, when labels were given.
     var operatingPoint: (precision: Double, recall: Double)?
 
@@ -87,7 +87,7 @@ struct PRCurveChart {
         return "<path class=\"operating-point\" d=\"\(d)\" fill=\"#f59e0b\" stroke=\"#92400e\" stroke-width=\"1.5\">\(t)</path>"
     }
 
-    func describe(_ p: SweepPoint, axes: [String]) -> String {
+    func describe(_ p: CurvePoint, axes: [String]) -> String {
         zip(axes, p.values).map { "\($0)=\(Markup.label($1))" }.joined(separator: ", ")
             + " — precision \(Markup.fixed(p.precision, 3)), recall \(Markup.fixed(p.recall, 3)), F1 \(Markup.fixed(p.f1, 3)), \(p.flagged) flagged (\(p.truePositives) TP, \(p.falsePositives) FP), \(p.alerts) alerts"
     }

@@ -10,14 +10,14 @@ public struct RunReport: Sendable {
     /// Alerts in the order the replay raised them.
     public var alerts: [Alert]
     public var labels: Labels?
-    public var sweep: Sweep?
+    public var sweep: SweepCurve?
     public var firstEventTime: Int64?
     public var lastEventTime: Int64?
     /// Event time of the first debit in the file of each labelled mule.
     public var firstDebit: [String: Int64]
     public var gangs: [Gang]
 
-    public init(summary: BacktestSummary, rules: [Rule], alerts: [Alert], labels: Labels?, sweep: Sweep?,
+    public init(summary: BacktestSummary, rules: [Rule], alerts: [Alert], labels: Labels?, sweep: SweepCurve?,
                 firstEventTime: Int64?, lastEventTime: Int64?, firstDebit: [String: Int64], gangs: [Gang]) {
         self.summary = summary
         self.ruleKeys = rules.map(\.key).sorted()
@@ -34,7 +34,7 @@ public struct RunReport: Sendable {
     /// Replays `eventsPath` with `Backtest.run`, then reads the file once more for first debits
     /// and the transfers of flagged accounts.
     public static func build(eventsPath: String, rules: [Rule], config: DetectorConfig, limits: DecoderLimits = DecoderLimits(),
-                             labels: Labels?, sweep: Sweep?) throws -> RunReport {
+                             labels: Labels?, sweep: SweepCurve?) throws -> RunReport {
         var alerts: [Alert] = []
         let summary = try Backtest.run(eventsPath: eventsPath, rules: rules, config: config, limits: limits) { alerts.append($0) }
         let flagged = Set(alerts.map(\.account))

@@ -41,8 +41,8 @@ extension MuleStream {
             let truth: Labels? = try labels.map { path in
                 do { return try Labels.load(path: path) } catch { throw CLIFailure.usage("\(error)") }
             }
-            let curve: Sweep? = try sweep.map { path in
-                do { return try Sweep.load(path: path) } catch { throw CLIFailure.usage("\(error)") }
+            let curve: SweepCurve? = try sweep.map { path in
+                do { return try SweepCurve.load(path: path) } catch { throw CLIFailure.usage("\(error)") }
             }
             let report: RunReport
             do {

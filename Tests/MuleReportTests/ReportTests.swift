@@ -56,7 +56,7 @@ enum Fixture {
         return (alerts, transfers)
     }
 
-    static func report(alerts: [Alert], transfers: [ObservedTransfer], labels: Labels? = nil, sweep: Sweep? = nil) -> RunReport {
+    static func report(alerts: [Alert], transfers: [ObservedTransfer], labels: Labels? = nil, sweep: SweepCurve? = nil) -> RunReport {
         var summary = BacktestSummary()
         summary.lines = 100
         summary.alerts = alerts.count
@@ -127,9 +127,9 @@ struct ReportPageTests {
     @Test func sameInputGivesTheSameBytes() {
         let (alerts, transfers) = Fixture.threeLayerChain
         let labels = Labels(mules: ["L1-a", "L1-b", "L2", "SINK"], roles: ["L2": "mule_layer2", "SINK": "sink"])
-        let sweep = Sweep(rule: "r@1", axes: ["x"], points: [
-            SweepPoint(values: [1], alerts: 9, flagged: 8, truePositives: 4, falsePositives: 4, precision: 0.5, recall: 1, f1: 0.667),
-            SweepPoint(values: [2], alerts: 5, flagged: 4, truePositives: 4, falsePositives: 0, precision: 1, recall: 1, f1: 1),
+        let sweep = SweepCurve(rule: "r@1", axes: ["x"], points: [
+            CurvePoint(values: [1], alerts: 9, flagged: 8, truePositives: 4, falsePositives: 4, precision: 0.5, recall: 1, f1: 0.667),
+            CurvePoint(values: [2], alerts: 5, flagged: 4, truePositives: 4, falsePositives: 0, precision: 1, recall: 1, f1: 1),
         ])
         let a = ReportPage.render(Fixture.report(alerts: alerts, transfers: transfers, labels: labels, sweep: sweep))
         let b = ReportPage.render(Fixture.report(alerts: alerts, transfers: transfers.reversed(), labels: labels, sweep: sweep))
@@ -152,8 +152,8 @@ struct ReportPageTests {
 }
 
 struct PRCurveTests {
-    func point(_ v: Double, p: Double, r: Double) -> SweepPoint {
-        SweepPoint(values: [v], alerts: 10, flagged: 10, truePositives: 5, falsePositives: 5, precision: p, recall: r, f1: p + r == 0 ? 0 : 2 * p * r / (p + r))
+    func point(_ v: Double, p: Double, r: Double) -> CurvePoint {
+        CurvePoint(values: [v], alerts: 10, flagged: 10, truePositives: 5, falsePositives: 5, precision: p, recall: r, f1: p + r == 0 ? 0 : 2 * p * r / (p + r))
     }
 
     func circles(_ svg: String) -> Int {
@@ -162,7 +162,7 @@ struct PRCurveTests {
     }
 
     @Test func noPoints() {
-        let svg = PRCurveChart(sweep: Sweep(rule: "r@1", axes: ["x"], points: []), operatingPoint: nil).svg()
+        let svg = PRCurveChart(sweep: SweepCurve(rule: "r@1", axes: ["x"], points: []), operatingPoint: nil).svg()
         #expect(svg.hasPrefix("<svg id=\"pr-curve\""))
         #expect(svg.contains("the sweep has no points"))
         #expect(circles(svg) == 0)
@@ -174,7 +174,7 @@ struct PRCurveTests {
     }
 
     @Test func onePoint() {
-        let svg = PRCurveChart(sweep: Sweep(rule: "r@1", axes: ["distinct_payers.min"], points: [point(5, p: 0.8, r: 0.6)]), operatingPoint: nil).svg()
+        let svg = PRCurveChart(sweep: SweepCurve(rule: "r@1", axes: ["distinct_payers.min"], points: [point(5, p: 0.8, r: 0.6)]), operatingPoint: nil).svg()
         #expect(circles(svg) == 1)
         #expect(!svg.contains("class=\"frontier\""))
         #expect(svg.contains("best F1 0.686"))
@@ -183,7 +183,7 @@ struct PRCurveTests {
 
     @Test func manyPoints() {
         let pts = (1...12).map { i in point(Double(i), p: min(1, 0.5 + Double(i) * 0.05), r: 1 - Double(i) * 0.07) }
-        let sweep = Sweep(rule: "r@1", axes: ["k"], points: pts)
+        let sweep = SweepCurve(rule: "r@1", axes: ["k"], points: pts)
         let svg = PRCurveChart(sweep: sweep, operatingPoint: (0.95, 0.5)).svg()
         #expect(circles(svg) == 12)
         #expect(svg.contains("class=\"frontier\""))
@@ -194,12 +194,12 @@ struct PRCurveTests {
     }
 
     @Test func sweepFileParsesTheSweepCommandsFormatAndRefusesOthers() throws {
-        let ok = try Sweep.parse(Data("""
+        let ok = try SweepCurve.parse(Data("""
         {"rule":"rapid-pass-through@2","axes":["distinct_payers.min","pass_through.min"],"points":[{"values":[3,0.9],"alerts":120,"flagged":80,"true_positives":70,"false_positives":10,"precision":0.875,"recall":0.68,"f1":0.76}]}
         """.utf8))
-        #expect(ok.points == [SweepPoint(values: [3, 0.9], alerts: 120, flagged: 80, truePositives: 70, falsePositives: 10, precision: 0.875, recall: 0.68, f1: 0.76)])
+        #expect(ok.points == [CurvePoint(values: [3, 0.9], alerts: 120, flagged: 80, truePositives: 70, falsePositives: 10, precision: 0.875, recall: 0.68, f1: 0.76)])
         func reason(_ text: String) -> String {
-            do { _ = try Sweep.parse(Data(text.utf8)); return "" } catch { return "\(error)" }
+            do { _ = try SweepCurve.parse(Data(text.utf8)); return "" } catch { return "\(error)" }
         }
         #expect(reason("not json") == "not valid JSON")
         #expect(reason("{\"rule\":\"r\",\"axes\":[\"a\"],\"points\":[{\"values\":[1,2],\"alerts\":1,\"flagged\":1,\"true_positives\":1,\"false_positives\":0,\"precision\":1,\"recall\":1,\"f1\":1}]}")

@@ -2,14 +2,14 @@ import Foundation
 
 /// One rule's parameter sweep as `mulestream sweep --json` writes it: each point is a setting of
 /// the swept thresholds with the precision and recall it reached.
-public struct Sweep: Sendable, Equatable {
+public struct SweepCurve: Sendable, Equatable {
     /// `id@version` of the swept rule.
     public var rule: String
     /// Names of the swept thresholds, e.g. `distinct_payers.min`.
     public var axes: [String]
-    public var points: [SweepPoint]
+    public var points: [CurvePoint]
 
-    public init(rule: String, axes: [String], points: [SweepPoint]) {
+    public init(rule: String, axes: [String], points: [CurvePoint]) {
         self.rule = rule
         self.axes = axes
         self.points = points
@@ -20,7 +20,7 @@ public struct Sweep: Sendable, Equatable {
         public var description: String
     }
 
-    public static func load(path: String) throws -> Sweep {
+    public static func load(path: String) throws -> SweepCurve {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ParseError(description: "cannot read sweep file `\(path)`")
         }
@@ -29,14 +29,14 @@ public struct Sweep: Sendable, Equatable {
         }
     }
 
-    public static func parse(_ data: Data) throws -> Sweep {
+    public static func parse(_ data: Data) throws -> SweepCurve {
         let file: SweepFile
         do { file = try JSONDecoder().decode(SweepFile.self, from: data) } catch let e as DecodingError {
             throw ParseError(description: reason(e))
         } catch {
             throw ParseError(description: "not valid JSON")
         }
-        var points: [SweepPoint] = []
+        var points: [CurvePoint] = []
         for (i, p) in file.points.enumerated() {
             guard p.values.count == file.axes.count else {
                 throw ParseError(description: "points[\(i)].values must hold \(file.axes.count) number(s), one per axis")
@@ -44,10 +44,10 @@ public struct Sweep: Sendable, Equatable {
             guard (0...1).contains(p.precision), (0...1).contains(p.recall), (0...1).contains(p.f1) else {
                 throw ParseError(description: "points[\(i)]: precision, recall and f1 must be between 0 and 1")
             }
-            points.append(SweepPoint(values: p.values, alerts: p.alerts, flagged: p.flagged, truePositives: p.true_positives,
+            points.append(CurvePoint(values: p.values, alerts: p.alerts, flagged: p.flagged, truePositives: p.true_positives,
                                      falsePositives: p.false_positives, precision: p.precision, recall: p.recall, f1: p.f1))
         }
-        return Sweep(rule: file.rule, axes: file.axes, points: points)
+        return SweepCurve(rule: file.rule, axes: file.axes, points: points)
     }
 
     /// The file's shape; field names are the JSON keys.
@@ -83,13 +83,13 @@ public struct Sweep: Sendable, Equatable {
     }
 
     /// The point with the highest F1 (the first one on ties, so the choice is stable).
-    public var best: SweepPoint? {
+    public var best: CurvePoint? {
         points.indices.max { a, b in points[a].f1 < points[b].f1 || (points[a].f1 == points[b].f1 && a > b) }.map { points[$0] }
     }
 }
 
 /// One setting of a sweep and what it scored.
-public struct SweepPoint: Sendable, Equatable {
+public struct CurvePoint: Sendable, Equatable {
     public var values: [Double]
     public var alerts: Int
     public var flagged: Int
