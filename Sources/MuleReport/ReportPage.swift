@@ -88,7 +88,7 @@ public enum ReportPage {
         guard let sweep = r.sweep else {
             return "Only the single operating point of this replay is shown (needs <code>--labels</code>). To see the trade-off, sweep a rule's thresholds with <code>mulestream sweep … --json &gt; sweep.json</code> and pass <code>--sweep sweep.json</code>."
         }
-        return "SweepCurve of <code>\(Markup.escape(sweep.rule))</code> over \(sweep.axes.map { "<code>\(Markup.escape($0))</code>" }.joined(separator: ", ")): \(sweep.points.count) setting\(sweep.points.count == 1 ? "" : "s"). The line joins the settings no other beats on both precision and recall; the ringed point has the best F1; the diamond is this replay's rule set. Hover a point for its thresholds."
+        return "Sweep of <code>\(Markup.escape(sweep.rule))</code> over \(sweep.axes.map { "<code>\(Markup.escape($0))</code>" }.joined(separator: ", ")): \(sweep.points.count) setting\(sweep.points.count == 1 ? "" : "s"). The line joins the settings no other beats on both precision and recall; the ringed point has the best F1; the diamond is this replay's rule set. Hover a point for its thresholds."
     }
 
     static func table(_ r: RunReport) -> String {
