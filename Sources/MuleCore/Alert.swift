@@ -28,6 +28,25 @@ public struct AlertWindow: Sendable, Equatable {
     }
 }
 
+/// One hop of a chain as an alert reports it: `from` passed `amount` on to `to`.
+public struct AlertHop: Sendable, Equatable {
+    public var from: String
+    public var to: String
+    public var amount: Money
+    /// Money-weighted time the money sat in `from`, seconds.
+    public var delaySeconds: Int64
+    /// Fraction `from` kept of what it received within the hop window.
+    public var retained: Double
+
+    public init(from: String, to: String, amount: Money, delaySeconds: Int64, retained: Double) {
+        self.from = from
+        self.to = to
+        self.amount = amount
+        self.delaySeconds = delaySeconds
+        self.retained = retained
+    }
+}
+
 /// A rule verdict on one account, as published on the alert topic (CONTRACTS.md §2).
 public struct Alert: Sendable, Equatable {
     /// Deterministic: the same account, rule and window always give the same id, so
@@ -51,6 +70,12 @@ public struct Alert: Sendable, Equatable {
     public var chain: [String]?
     /// `ruleSetHash` of the rule set that raised it.
     public var ruleSet: String?
+    /// The chain's hops, first hop first (with `chain`).
+    public var hops: [AlertHop]?
+    /// Stable id of the account's gang, when it belongs to one.
+    public var gang: String?
+    /// Members of that gang when the alert was raised.
+    public var gangSize: Int?
 
     public init(alertId: String, account: String, ruleId: String, ruleVersion: String, severity: Severity,
                 mode: RuleMode, action: String?, score: Double, eventTs: Int64, window: AlertWindow?,

@@ -45,6 +45,24 @@ public enum AlertEncoder {
             }
             o.raw("]")
         }
+        if let hops = a.hops {
+            o.key("hops"); o.raw("[")
+            for (i, h) in hops.enumerated() {
+                if i > 0 { o.raw(",") }
+                o.raw("{")
+                o.key("from", first: true); o.string(h.from)
+                o.key("to"); o.string(h.to)
+                o.key("amount"); o.string(h.amount.description)
+                o.key("delay_s"); o.raw(String(h.delaySeconds))
+                o.key("retained"); o.raw(formatRatio(h.retained))
+                o.raw("}")
+            }
+            o.raw("]")
+        }
+        if let gang = a.gang {
+            o.key("gang"); o.string(gang)
+            if let n = a.gangSize { o.key("gang_size"); o.raw(String(n)) }
+        }
         o.raw("}")
         return o.bytes
     }

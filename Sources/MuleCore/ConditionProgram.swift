@@ -12,6 +12,7 @@ struct ConditionProgram: Sendable {
     enum Slot: UInt8, Sendable {
         case inCount, inAmount, distinctPayers, outCount, outAmount, distinctPayees
         case passThrough, dwellMedian, dwellP90, retained, burst, accountAge
+        case chainDepth, chainPayers, gangSize
     }
 
     @usableFromInline
@@ -63,6 +64,9 @@ struct ConditionProgram: Sendable {
             case .retained: slot = .retained
             case .burst(let w): slot = .burst; width = w
             case .accountAge: slot = .accountAge
+            case .chainDepth: slot = .chainDepth
+            case .chainPayers: slot = .chainPayers
+            case .gangSize: slot = .gangSize
             }
             ops.append(Op(kind: .metric, slot: slot, size: 1, burstWidth: width,
                           min: b.min ?? -.infinity, max: b.max ?? .infinity))

@@ -27,6 +27,26 @@ public struct DetectorConfig: Sendable, Equatable {
     public var evidenceLimit: Int = 32
     /// Bytes of the ring that keeps transfer ids for evidence.
     public var transferIdLogBytes: Int = 64 << 20
+    /// Following money through layers of accounts (hops, chains, gangs).
+    public var chains = ChainConfig()
+
+    public init() {}
+}
+
+/// How money is followed from account to account.
+public struct ChainConfig: Sendable, Equatable {
+    /// A transfer is a *hop* when it passes on money its payer received within this window.
+    public var hopWindowMillis: Int64 = 30 * 60_000
+    /// Share of the onward transfer that must be covered (FIFO) by money received in the hop window.
+    public var minCoverage: Double = 0.9
+    /// Share of what came in during the hop window that must have gone out again (with this transfer).
+    public var minPassOn: Double = 0.8
+    /// Consecutive hops that make a chain worth tying into a gang (and `chain_depth` to alert on).
+    public var minChainHops: Int = 2
+    /// How long a tie between gang members lasts after the transfer that made it.
+    public var gangHorizonMillis: Int64 = 7 * 86_400_000
+    /// How long hops are remembered to reconstruct chains (several hop windows).
+    public var hopMemoryMillis: Int64 = 8 * 30 * 60_000
 
     public init() {}
 }
@@ -81,6 +101,7 @@ struct RulePlan: Sendable {
     @usableFromInline var needsCreditTimes: Bool
     @usableFromInline var needsDistinct: Bool
     @usableFromInline var hasOutcomes: Bool
+    @usableFromInline var needsChain: Bool
     /// Fewest legs the window must hold for the rule to possibly fire (cheap pre-check).
     @usableFromInline var minLegs: Int
     @usableFromInline var onCredit: Bool
@@ -111,6 +132,7 @@ struct RulePlan: Sendable {
         needsMatching = needsDwell || ms.contains(.passThrough)
         needsCreditTimes = ms.contains { if case .burst = $0 { true } else { false } }
         needsDistinct = ms.contains(.distinctPayers) || ms.contains(.distinctPayees)
+        needsChain = ms.contains(.chainDepth) || ms.contains(.chainPayers) || ms.contains(.gangSize)
         minLegs = RulePlan.minimumLegs(rule.conditions)
         onCredit = rule.trigger != .debit
         onDebit = rule.trigger != .credit
@@ -179,6 +201,16 @@ public struct Detector: Sendable {
     @usableFromInline var lruTail: Int32 = -1
     @usableFromInline var lastAlertAt: [UInt64: Int64] = [:]
     @usableFromInline var scan = WindowScan()
+    @usableFromInline var hops = HopStore()
+    @usableFromInline var gangs: GangIndex
+    /// Receiving account → the last mule-style forwarder that paid it (shared-sink ties).
+    @usableFromInline var lastForwarderInto: [Int32: (from: Int32, ts: Int64)] = [:]
+    /// Payer → the last mule-style forwarder that passed its money on (shared-upstream ties).
+    @usableFromInline var lastForwarderOf: [Int32: (by: Int32, ts: Int64)] = [:]
+    // Scratch for hop matching (reused: no allocation per transfer).
+    @usableFromInline var chainFifo: [(index: Int32, left: Int64)] = []
+    @usableFromInline var chainMatched: [Int32] = []
+    @usableFromInline var chainDebits: [CoveredDebit] = []
     public internal(set) var counters = DetectorCounters()
     /// Alerts raised and not yet taken by `takeAlerts()`.
     public internal(set) var alerts: [Alert] = []
@@ -192,6 +224,7 @@ public struct Detector: Sendable {
         self.ruleSet = ruleSetHash(rules)
         self.transferIds = TransferIdLog(capacityBytes: config.transferIdLogBytes)
         self.dedup = DedupIndex(maxEntries: config.maxDedupEntries)
+        self.gangs = GangIndex(horizonMillis: config.chains.gangHorizonMillis)
     }
 
     /// The loaded rules, in evaluation order.
@@ -299,6 +332,7 @@ public struct Detector: Sendable {
             dedup.expire(before: watermark - config.dedupHorizonMillis)
             counters.dedupForcedExpiries = dedup.forcedExpiries
         }
+        expireChains()
         evictIdle(limit: 256)
     }
 
@@ -382,6 +416,7 @@ public struct Detector: Sendable {
             for r in 0..<plans.count { lastAlertAt.removeValue(forKey: UInt64(UInt32(bitPattern: id)) << 16 | UInt64(r)) }
         }
         legs.release(&states[Int(id)].legs)
+        forgetChains(of: id)
         accounts.remove(id)
     }
 
@@ -396,7 +431,7 @@ public struct Detector: Sendable {
             let id = lruHead
             let s = states[Int(id)]
             guard s.lastActive < horizon else { break }
-            if s.pendingRefs > 0 || s.cooldownUntil >= watermark {
+            if s.pendingRefs > 0 || s.cooldownUntil >= watermark || gangs.isTied(id) {
                 lruTouch(id)  // still matters; look again later
                 continue
             }
@@ -435,6 +470,7 @@ public struct Detector: Sendable {
         addLeg(credit, to: p.payee, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
         addLeg(debit, to: p.payer, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
         if inOrder {
+            trackHop(p)
             evaluate(account: p.payee, at: p.ts, credit: true)
             evaluate(account: p.payer, at: p.ts, credit: false)
         }
@@ -462,6 +498,7 @@ public struct Detector: Sendable {
             let inWindow = ring.count - start
             if inWindow < plan.minLegs { continue }
             scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+            if plan.needsChain { chainMetrics(account: account, ring: ring, start: start) }
             guard scan.holds(program, plan.condition) else { continue }
             var score = plan.scoreBase
             for s in Int(plan.signalStart)..<Int(plan.signalEnd) where scan.holds(program, signals[s].condition) {
@@ -494,7 +531,7 @@ public struct Detector: Sendable {
         scan.releaseLegs()
     }
 
-    func makeAlert(account: Int32, rule: Rule, start: Int, at t: Int64, score: Double, action: String?) -> Alert {
+    mutating func makeAlert(account: Int32, rule: Rule, start: Int, at t: Int64, score: Double, action: String?) -> Alert {
         let ring = states[Int(account)].legs
         var evidence: [String] = []
         var count = 0
@@ -513,11 +550,13 @@ public struct Detector: Sendable {
             distinctPayers: scan.distinctPayers, outCount: scan.outCount, outAmount: Money(units: scan.outAmount),
             distinctPayees: scan.distinctPayees, passThrough: scan.passThrough,
             medianDwellSeconds: scan.dwellMedianMs.map { $0 / 1000 })
-        return Alert(
+        var alert = Alert(
             alertId: Detector.alertId(account: name, rule: rule, start: windowStart, end: t),
             account: name, ruleId: rule.id, ruleVersion: rule.version, severity: rule.severity,
             mode: rule.mode, action: action, score: score, eventTs: t, window: window,
             evidence: evidence, evidenceCount: count, ruleSet: ruleSet)
+        describeChain(of: account, ring: ring, start: start, in: &alert)
+        return alert
     }
 
     /// Deterministic alert id: 32 hex digits from the account, `rule@version` and the window.

@@ -6,6 +6,7 @@
 /// rebuilds a tie may outlive its horizon by at most `rebuildEvery`). A gang's id comes from
 /// its earliest-tied member (then the smallest name), so it stays the same while the gang
 /// grows, and the older gang's id survives a merge.
+@usableFromInline
 struct GangIndex: Sendable {
     struct Tie: Sendable {
         var a: Int32
@@ -126,6 +127,17 @@ struct GangIndex: Sendable {
         tieHead = 0
         for t in ties { link(t.a, t.b, ts: t.ts, amount: t.amount, earlier: earlier) }
         return members.filter { parent[Int($0)] < 0 }
+    }
+
+    /// Drops every tie of `a` (its id is about to be reused) and rebuilds.
+    mutating func remove(_ a: Int32, earlier: (Int32, Int32) -> Bool) {
+        guard isTied(a) else { return }
+        let kept = ties[tieHead...].filter { $0.a != a && $0.b != a }
+        for i in parent.indices { parent[i] = -1 }
+        components.removeAll(keepingCapacity: true)
+        ties = Array(kept)
+        tieHead = 0
+        for t in ties { link(t.a, t.b, ts: t.ts, amount: t.amount, earlier: earlier) }
     }
 
     /// Every gang with its members (for reports).

@@ -14,6 +14,9 @@ public struct Hop: Sendable, Equatable {
     /// Consecutive forwarding hops ending with this one (1 = `from` passed on money that was
     /// not itself forwarded to it).
     public var depth: UInt8
+    /// Mule-style: the money passed on came from two or more payers, or the hop is at depth ≥ 2
+    /// (an ordinary forward — a parent passing on part of a salary — is neither).
+    public var muleStyle: Bool
     /// Sequence number of the hop that brought the money into `from`, or `Hop.none`.
     public var parent: UInt64
     /// The onward transfer's id handle (evidence).
@@ -24,6 +27,7 @@ public struct Hop: Sendable, Equatable {
 
 /// The recent hops, in event-time order, indexed by the transfer that made them so the next
 /// hop down the chain can find its parent. Hops older than the memory horizon are dropped.
+@usableFromInline
 struct HopStore: Sendable {
     private var hops: [Hop] = []
     private var front = 0

@@ -60,6 +60,15 @@ public enum Metric: Sendable, Equatable, Hashable {
     case burst(subWindowMillis: Int64)
     /// Time since the account was first seen by the engine, ms.
     case accountAge
+    /// Longest run of consecutive forwarding hops that a transfer of this account in the window
+    /// completes (money in that was forwarded to it, or money it forwarded on): 1 = it passed on
+    /// money that was not itself forwarded, 2 = it is the second layer, …
+    case chainDepth
+    /// Distinct payers in the window that passed money on to this account mule-style: their
+    /// transfer forwarded money gathered from two or more payers, or was itself at depth ≥ 2.
+    case chainPayers
+    /// Members of the account's gang (0 when it belongs to none).
+    case gangSize
 
     /// The rule-file spelling of the metric.
     public var name: String {
@@ -76,6 +85,9 @@ public enum Metric: Sendable, Equatable, Hashable {
         case .retained: "retained"
         case .burst: "burst"
         case .accountAge: "account_age"
+        case .chainDepth: "chain_depth"
+        case .chainPayers: "chain_payers"
+        case .gangSize: "gang_size"
         }
     }
 }

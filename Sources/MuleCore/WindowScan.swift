@@ -44,6 +44,10 @@ struct WindowScan: Sendable {
     var dwellDone = true
 
     var now: Int64 = 0
+    // Chain metrics, filled in by the detector before the conditions run (when a rule reads them).
+    var chainDepth = 0
+    var chainPayers = 0
+    var gangSize = 0
     var firstSeen: Int64 = 0
     var inCount = 0
     var inAmount: Int64 = 0
@@ -273,6 +277,9 @@ struct WindowScan: Sendable {
         case .retained: inAmount > 0 ? Double(inAmount &- outAmount) / Double(inAmount) : .nan
         case .burst: Double(burst(burstWidth))
         case .accountAge: Double(now - firstSeen)
+        case .chainDepth: Double(chainDepth)
+        case .chainPayers: Double(chainPayers)
+        case .gangSize: Double(gangSize)
         }
     }
 

@@ -238,6 +238,7 @@ struct RuleFileReader {
         ("out_count", .count), ("out_amount", .amount), ("distinct_payees", .count),
         ("pass_through", .ratio(0...1)), ("retained", .ratio(-1...1)), ("dwell", .dwell),
         ("burst", .burst), ("account_age", .duration),
+        ("chain_depth", .count), ("chain_payers", .count), ("gang_size", .count),
     ]
     static let conditionKeys = ["all", "any", "not"] + metrics.map(\.name)
 
@@ -316,6 +317,7 @@ struct RuleFileReader {
         switch kind {
         case .count: metric = [
             "in_count": .inCount, "out_count": .outCount, "distinct_payers": .distinctPayers, "distinct_payees": .distinctPayees,
+            "chain_depth": .chainDepth, "chain_payers": .chainPayers, "gang_size": .gangSize,
         ][name]
         case .amount: metric = name == "in_amount" ? .inAmount : .outAmount
         case .ratio: metric = name == "pass_through" ? .passThrough : .retained

@@ -120,6 +120,9 @@ struct ReferenceDetector {
             case .retained: inAmount == 0 ? .nan : Double(inAmount - outAmount) / Double(inAmount)
             case .burst(let w): Double(burst(w))
             case .accountAge: Double(age)
+            // Chains and gangs are modelled and tested on their own (ChainTests); the random
+            // rules here never read them.
+            case .chainDepth, .chainPayers, .gangSize: preconditionFailure("not generated")
             }
         }
 

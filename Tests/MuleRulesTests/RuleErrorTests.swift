@@ -25,7 +25,7 @@ struct RuleErrorTests {
                 - in_count: { min: 5 }
                 - pass_thru: { min: 0.9 }
             """, [
-                "Rules/x.yaml:8:7: conditions.all[1].pass_thru: unknown key `pass_thru` (did you mean `pass_through`?); a condition is one of `all`, `any`, `not`, `distinct_payers`, `in_count`, `in_amount`, `out_count`, `out_amount`, `distinct_payees`, `pass_through`, `retained`, `dwell`, `burst`, `account_age`",
+                "Rules/x.yaml:8:7: conditions.all[1].pass_thru: unknown key `pass_thru` (did you mean `pass_through`?); a condition is one of `all`, `any`, `not`, `distinct_payers`, `in_count`, `in_amount`, `out_count`, `out_amount`, `distinct_payees`, `pass_through`, `retained`, `dwell`, `burst`, `account_age`, `chain_depth`, `chain_payers`, `gang_size`",
             ]),
         ("unknown top-level key, bound key and filter key", """
             id: r

@@ -1,0 +1,229 @@
+/// How one debit of a forwarder was covered by money it received in the hop window.
+@usableFromInline
+struct CoveredDebit: Sendable {
+    var leg: Int32
+    var coverage: Double
+    var delayMillis: Int64
+    var parent: UInt64
+    var parentDepth: UInt8
+    /// Distinct payers (0, 1, or 2 meaning "two or more") of the credits before it.
+    var sources: Int
+    /// Its matched credits' payers, as a range of `chainMatched`.
+    var payers: Range<Int32>
+}
+
+/// A gang as reports show it.
+public struct GangSummary: Sendable, Equatable {
+    /// Stable id (`G-` and 12 hex digits), the same one alerts carry.
+    public var id: String
+    /// Member account ids, sorted.
+    public var members: [String]
+    /// Money moved along the ties that bind the gang.
+    public var volume: Money
+    /// Event time of the first and the last tie.
+    public var first: Int64
+    public var last: Int64
+
+    public var size: Int { members.count }
+}
+
+/// Following money through layers of accounts: hops, chains and gangs.
+///
+/// When a transfer is applied, its payer's recent legs (within the hop window) are matched
+/// FIFO: if the money it sends on is almost all money it received in the hop window
+/// (`minCoverage`) and it has passed on most of what came in (`minPassOn`), the transfer is a
+/// *hop*. A hop whose money came from an earlier hop extends that chain (`depth` + 1). Chains
+/// of `minChainHops` or more, two mule-style forwarders paying the same account (a shared
+/// sink), and two mule-style forwarders passing on money from the same payer (a shared
+/// upstream payer) tie accounts into gangs. Transfers to or from merchants are spending, not
+/// layering, and never make hops.
+extension Detector {
+    mutating func trackHop(_ p: PendingTransfer) {
+        guard p.payer != p.payee, p.payerKind != .merchant, p.payeeKind != .merchant else { return }
+        let cfg = config.chains
+        let ring = states[Int(p.payer)].legs
+        let n = ring.count
+        guard n >= 2 else { return }
+        let start = legs.firstIndex(ring, atOrAfter: p.ts &- cfg.hopWindowMillis)
+        guard start < n - 1 else { return }
+        // FIFO over the payer's legs in the hop window, this debit (the last leg) included:
+        // every debit spends the oldest money still unspent. Each debit's match is noted so that
+        // when this transfer turns out to be a hop, earlier covered forwards of the same batch
+        // (a mule fanning out in several transfers) become hops too.
+        chainFifo.removeAll(keepingCapacity: true)
+        chainDebits.removeAll(keepingCapacity: true)
+        chainMatched.removeAll(keepingCapacity: true)
+        var head = 0
+        var inflow: Int64 = 0
+        var outflow: Int64 = 0
+        var firstPayer: Int32 = -1
+        var sources = 0
+        for i in start..<n {
+            let leg = legs[ring, i]
+            if leg.isCredit {
+                inflow &+= leg.amount
+                chainFifo.append((Int32(i), leg.amount))
+                if sources == 0 { firstPayer = leg.counterparty; sources = 1 } else if sources == 1 && leg.counterparty != firstPayer { sources = 2 }
+                continue
+            }
+            outflow &+= leg.amount
+            var left = leg.amount
+            var matched: Int64 = 0
+            var weightedDelay: Double = 0
+            var parentSeq = Hop.none
+            var parentDepth: UInt8 = 0
+            let payersFrom = chainMatched.count
+            while left > 0 && head < chainFifo.count {
+                let take = min(left, chainFifo[head].left)
+                let credit = legs[ring, Int(chainFifo[head].index)]
+                left -= take
+                matched &+= take
+                weightedDelay += Double(take) * Double(leg.ts &- credit.ts)
+                chainMatched.append(credit.counterparty)
+                // Only a mule-style hop extends a chain: money a single person forwarded (a
+                // parent passing on part of a salary) does not make the next forward a layer.
+                if let (seq, h) = hops.hop(forTransfer: credit.txHandle), h.muleStyle,
+                   h.depth > parentDepth || parentSeq == Hop.none {
+                    parentSeq = seq
+                    parentDepth = h.depth
+                }
+                chainFifo[head].left -= take
+                if chainFifo[head].left == 0 { head += 1 }
+            }
+            chainDebits.append(CoveredDebit(
+                leg: Int32(i), coverage: Double(matched) / Double(leg.amount),
+                delayMillis: matched > 0 ? Int64(weightedDelay / Double(matched)) : 0,
+                parent: parentSeq, parentDepth: parentDepth, sources: sources,
+                payers: Int32(payersFrom)..<Int32(chainMatched.count)))
+        }
+        guard inflow > 0, let last = chainDebits.last, Int(last.leg) == n - 1,
+              last.coverage >= cfg.minCoverage, Double(outflow) / Double(inflow) >= cfg.minPassOn else { return }
+        let retained = Double(inflow &- outflow) / Double(inflow)
+        for d in chainDebits where d.coverage >= cfg.minCoverage {
+            let leg = legs[ring, Int(d.leg)]
+            guard leg.counterpartyKind != .merchant, leg.counterparty != p.payer,
+                  hops.hop(forTransfer: leg.txHandle) == nil else { continue }
+            recordHop(from: p.payer, debit: leg, covered: d, retained: retained, now: p.ts)
+        }
+    }
+
+    /// Records one hop and the gang ties it makes.
+    mutating func recordHop(from payer: Int32, debit leg: Leg, covered d: CoveredDebit, retained: Double, now: Int64) {
+        let cfg = config.chains
+        let depth = d.parentDepth == 255 ? 255 : d.parentDepth + 1
+        let muleStyle = d.sources >= 2 || depth >= 2
+        let seq = hops.add(Hop(
+            from: payer, to: leg.counterparty, ts: leg.ts, amount: leg.amount, delayMillis: d.delayMillis,
+            retained: retained, depth: depth, muleStyle: muleStyle, parent: d.parent, txHandle: leg.txHandle))
+        guard muleStyle else { return }
+        let table = accounts
+        let earlier: (Int32, Int32) -> Bool = { a, b in
+            table.withName(a) { x in table.withName(b) { y in x.lexicographicallyPrecedes(y) } }
+        }
+        let horizon = cfg.gangHorizonMillis
+        let payee = leg.counterparty
+        // (a) a chain long enough: tie every account along it.
+        if Int(depth) >= cfg.minChainHops {
+            for h in hops.chain(endingAt: seq) {
+                gangs.tie(h.from, h.to, at: now, amount: h.amount, earlier: earlier)
+            }
+        }
+        // (b) a shared sink: another mule-style forwarder paid the same account recently.
+        if let prev = lastForwarderInto[payee], prev.from != payer, now &- prev.ts <= horizon,
+           stillSameAccount(prev.from, since: prev.ts) {
+            gangs.tie(prev.from, payee, at: now, amount: 0, earlier: earlier)
+            gangs.tie(payer, payee, at: now, amount: leg.amount, earlier: earlier)
+        }
+        lastForwarderInto[payee] = (payer, now)
+        // (c) a shared upstream payer: another mule-style forwarder passed on this payer's money.
+        for k in d.payers {
+            let upstream = chainMatched[Int(k)]
+            if let prev = lastForwarderOf[upstream], prev.by != payer, now &- prev.ts <= horizon,
+               stillSameAccount(prev.by, since: prev.ts) {
+                gangs.tie(prev.by, payer, at: now, amount: 0, earlier: earlier)
+            }
+            lastForwarderOf[upstream] = (payer, now)
+        }
+    }
+
+    /// False when `id` was forgotten and handed to another account after `ts`.
+    func stillSameAccount(_ id: Int32, since ts: Int64) -> Bool {
+        accounts.contains(id) && states[Int(id)].firstSeen <= ts
+    }
+
+    mutating func expireChains() {
+        let now = min(watermark, maxSeen)
+        guard now > Int64.min + max(config.chains.hopMemoryMillis, config.chains.gangHorizonMillis) else { return }
+        hops.expire(before: now - config.chains.hopMemoryMillis)
+        let table = accounts
+        _ = gangs.expire(watermark: now) { a, b in
+            table.withName(a) { x in table.withName(b) { y in x.lexicographicallyPrecedes(y) } }
+        }
+    }
+
+    mutating func forgetChains(of id: Int32) {
+        lastForwarderInto.removeValue(forKey: id)
+        lastForwarderOf.removeValue(forKey: id)
+        if gangs.isTied(id) {
+            let table = accounts
+            gangs.remove(id) { a, b in table.withName(a) { x in table.withName(b) { y in x.lexicographicallyPrecedes(y) } } }
+        }
+    }
+
+    /// Fills the scan's chain metrics for the legs in the window.
+    mutating func chainMetrics(account: Int32, ring: LegRing, start: Int) {
+        var depth = 0
+        chainMatched.removeAll(keepingCapacity: true)
+        for i in start..<ring.count {
+            let leg = legs[ring, i]
+            guard let (_, h) = hops.hop(forTransfer: leg.txHandle) else { continue }
+            depth = max(depth, Int(h.depth))
+            if leg.isCredit && h.to == account && h.muleStyle && !chainMatched.contains(h.from) {
+                chainMatched.append(h.from)
+            }
+        }
+        scan.chainDepth = depth
+        scan.chainPayers = chainMatched.count
+        scan.gangSize = gangs.component(of: account)?.size ?? 0
+    }
+
+    /// Adds the deepest chain through the account (within the window) and its gang to an alert.
+    mutating func describeChain(of account: Int32, ring: LegRing, start: Int, in alert: inout Alert) {
+        var best: (seq: UInt64, hop: Hop)?
+        for i in start..<ring.count {
+            guard let found = hops.hop(forTransfer: legs[ring, i].txHandle) else { continue }
+            if best == nil || found.hop.depth >= best!.hop.depth { best = found }
+        }
+        if let best {
+            let chain = hops.chain(endingAt: best.seq)
+            if let first = chain.first {
+                alert.chain = [accounts.name(first.from)] + chain.map { accounts.name($0.to) }
+                alert.hops = chain.map {
+                    AlertHop(from: accounts.name($0.from), to: accounts.name($0.to), amount: Money(units: $0.amount),
+                             delaySeconds: $0.delayMillis / 1000, retained: $0.retained)
+                }
+            }
+        }
+        if let c = gangs.component(of: account) {
+            alert.gang = gangId(c.representative)
+            alert.gangSize = c.size
+        }
+    }
+
+    func gangId(_ representative: Int32) -> String {
+        let h = accounts.withName(representative) { ByteHash.hash($0, seed: ByteHash.alertSeedB) }
+        let s = String(h >> 16, radix: 16)
+        return "G-" + String(repeating: "0", count: 12 - s.count) + s
+    }
+
+    /// The gangs alive now (ties within the gang horizon of the newest event), largest first.
+    public mutating func gangSummaries() -> [GangSummary] {
+        gangs.allGangs().map { g in
+            GangSummary(id: gangId(g.component.representative), members: g.members.map { accounts.name($0) }.sorted(),
+                        volume: Money(units: g.component.volume), first: g.component.first, last: g.component.last)
+        }.sorted { ($0.size, $1.id) > ($1.size, $0.id) }
+    }
+
+    /// Hops remembered and gang ties alive (for memory accounting).
+    public var chainStateBytes: Int { hops.memoryBytes + gangs.memoryBytes + (lastForwarderInto.capacity + lastForwarderOf.capacity) * 24 }
+}
