@@ -32,7 +32,9 @@ public struct GangSummary: Sendable, Equatable {
 /// When a transfer is applied, its payer's recent legs (within the hop window) are matched
 /// FIFO: if the money it sends on is almost all money it received in the hop window
 /// (`minCoverage`) and it has passed on most of what came in (`minPassOn`), the transfer is a
-/// *hop*. A hop whose money came from an earlier hop extends that chain (`depth` + 1). Chains
+/// *hop*. It is *mule-style* when the money came from two or more payers (or from a chain) and
+/// the forwarder kept about a commission (`commissionMin…commissionMax` of what came in). A
+/// hop whose money came from an earlier mule-style hop extends that chain (`depth` + 1). Chains
 /// of `minChainHops` or more, two mule-style forwarders paying the same account (a shared
 /// sink), and two mule-style forwarders passing on money from the same payer (a shared
 /// upstream payer) tie accounts into gangs. Transfers to or from merchants are spending, not
@@ -111,7 +113,7 @@ extension Detector {
     mutating func recordHop(from payer: Int32, debit leg: Leg, covered d: CoveredDebit, retained: Double, now: Int64) {
         let cfg = config.chains
         let depth = d.parentDepth == 255 ? 255 : d.parentDepth + 1
-        let muleStyle = d.sources >= 2 || depth >= 2
+        let muleStyle = (d.sources >= 2 || depth >= 2) && retained >= cfg.commissionMin && retained <= cfg.commissionMax
         let seq = hops.add(Hop(
             from: payer, to: leg.counterparty, ts: leg.ts, amount: leg.amount, delayMillis: d.delayMillis,
             retained: retained, depth: depth, muleStyle: muleStyle, parent: d.parent, txHandle: leg.txHandle))
@@ -177,7 +179,7 @@ extension Detector {
         for i in start..<ring.count {
             let leg = legs[ring, i]
             guard let (_, h) = hops.hop(forTransfer: leg.txHandle) else { continue }
-            depth = max(depth, Int(h.depth))
+            if !leg.isCredit && h.from == account { depth = max(depth, Int(h.depth)) }
             if leg.isCredit && h.to == account && h.muleStyle && !chainMatched.contains(h.from) {
                 chainMatched.append(h.from)
             }

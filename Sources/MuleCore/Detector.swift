@@ -41,6 +41,11 @@ public struct ChainConfig: Sendable, Equatable {
     public var minCoverage: Double = 0.9
     /// Share of what came in during the hop window that must have gone out again (with this transfer).
     public var minPassOn: Double = 0.8
+    /// What a mule-style forwarder keeps of what it received in the hop window: mules keep a
+    /// 1–1.8 % commission; people passing on a bill pay out their own share too (below 0), and
+    /// ordinary forwards keep far more.
+    public var commissionMin: Double = -0.005
+    public var commissionMax: Double = 0.05
     /// Consecutive hops that make a chain worth tying into a gang (and `chain_depth` to alert on).
     public var minChainHops: Int = 2
     /// How long a tie between gang members lasts after the transfer that made it.

@@ -14,8 +14,9 @@ public struct Hop: Sendable, Equatable {
     /// Consecutive forwarding hops ending with this one (1 = `from` passed on money that was
     /// not itself forwarded to it).
     public var depth: UInt8
-    /// Mule-style: the money passed on came from two or more payers, or the hop is at depth ≥ 2
-    /// (an ordinary forward — a parent passing on part of a salary — is neither).
+    /// Mule-style: the money passed on came from two or more payers (or the hop is at depth ≥ 2)
+    /// and the forwarder kept about a commission (an ordinary forward — a parent passing on part
+    /// of a salary, a friend paying a bill with their own share on top — is not).
     public var muleStyle: Bool
     /// Sequence number of the hop that brought the money into `from`, or `Hop.none`.
     public var parent: UInt64

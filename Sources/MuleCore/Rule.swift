@@ -60,9 +60,9 @@ public enum Metric: Sendable, Equatable, Hashable {
     case burst(subWindowMillis: Int64)
     /// Time since the account was first seen by the engine, ms.
     case accountAge
-    /// Longest run of consecutive forwarding hops that a transfer of this account in the window
-    /// completes (money in that was forwarded to it, or money it forwarded on): 1 = it passed on
-    /// money that was not itself forwarded, 2 = it is the second layer, …
+    /// Longest run of consecutive forwarding hops ending with a transfer this account made in the
+    /// window: 0 = it forwarded nothing, 1 = it passed on money that was not itself forwarded to
+    /// it, 2 = it is the second layer of a chain, …
     case chainDepth
     /// Distinct payers in the window that passed money on to this account mule-style: their
     /// transfer forwarded money gathered from two or more payers, or was itself at depth ≥ 2.

@@ -153,10 +153,7 @@ struct DemoRun {
             if flagged.contains(account) { byRole[role, default: (0, 0)].found += 1 }
         }
         for (role, v) in byRole.sorted(by: { $0.key < $1.key }) {
-            // A sink only collects (it does not forward), so no receive-and-forward rule can see
-            // it; following the money along chains is what finds it.
-            let note = role == "sink" ? "  (gang sinks collect and keep: found by chain detection, not by these rules)" : ""
-            say("  planted \(pad(role + ":", 16)) \(v.found)/\(v.total) flagged" + note)
+            say("  planted \(pad(role + ":", 16)) \(v.found)/\(v.total) flagged")
         }
         let falseFlags = flagged.subtracting(labels.mules)
         say("  false flags:           \(falseFlags.count)" + (falseFlags.isEmpty ? "" : " (" + falseFlags.sorted().prefix(10).map { "\($0) [\(labels.roles[$0] ?? "?")]" }.joined(separator: ", ") + ")"))
