@@ -47,6 +47,11 @@ public struct BacktestSummary: Sendable {
     public var firstDebitAt: [String: Int64] = [:]
     public var seconds: Double = 0
     public var counters = DetectorCounters()
+    /// Gangs alive at the end of the replay (ties within the gang horizon of the last event).
+    public var gangs: [GangSummary] = []
+    /// Largest number of hops remembered at once during the replay, and their bytes then.
+    public var peakHops = 0
+    public var peakChainBytes = 0
 
     public init() {}
 
@@ -197,6 +202,10 @@ public enum Backtest {
                 if summary.rejectedSamples.count < 5 { summary.rejectedSamples.append("line \(lineNo): \(error.reason)") }
             }
             if !detector.alerts.isEmpty { try drain() }
+            if summary.lines & 0xFFFF == 0 {  // sample the chain state's size now and then
+                let state = detector.chainState
+                if state.hops > summary.peakHops { (summary.peakHops, summary.peakChainBytes) = (state.hops, state.bytes) }
+            }
         }
         detector.advanceWatermark(to: .max)
         try drain()
@@ -207,6 +216,9 @@ public enum Backtest {
         }
         for (i, m) in mules.enumerated() where firstDebit[i] != .max { summary.firstDebitAt[m] = firstDebit[i] }
         summary.counters = detector.counters
+        summary.gangs = detector.gangSummaries()
+        let state = detector.chainState
+        if state.hops > summary.peakHops { (summary.peakHops, summary.peakChainBytes) = (state.hops, state.bytes) }
         summary.applied = detector.counters.applied
         summary.duplicates = detector.counters.duplicates
         summary.late = detector.counters.lateDropped

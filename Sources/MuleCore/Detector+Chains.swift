@@ -226,6 +226,9 @@ extension Detector {
         }.sorted { ($0.size, $1.id) > ($1.size, $0.id) }
     }
 
-    /// Hops remembered and gang ties alive (for memory accounting).
+    /// Hops remembered and gang ties alive now, and the bytes they take (for memory accounting).
+    public var chainState: (hops: Int, ties: Int, bytes: Int) { (hops.count, gangs.liveTies, chainStateBytes) }
+
+    /// Bytes of hop, tie and forwarder bookkeeping.
     public var chainStateBytes: Int { hops.memoryBytes + gangs.memoryBytes + (lastForwarderInto.capacity + lastForwarderOf.capacity) * 24 }
 }

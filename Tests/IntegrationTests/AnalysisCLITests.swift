@@ -4,6 +4,17 @@ import Testing
 /// The risk-team analysis verbs through the built binary: backtest volume and delay, `sweep`, `rules diff`.
 @Suite(.timeLimit(.minutes(3)))
 struct AnalysisCLITests {
+    /// The two receive-and-forward rules these expectations were worked out for (the chain and
+    /// sink rules have their own tests), copied out of `Rules/`.
+    static let rules: String = {
+        let dir = Env.tempDir().appendingPathComponent("forward-rules")
+        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for f in ["rapid-pass-through.yaml", "layered-forwarding.yaml"] {
+            try! FileManager.default.copyItem(at: Env.repoRoot.appendingPathComponent("Rules/\(f)"), to: dir.appendingPathComponent(f))
+        }
+        return dir.path
+    }()
+
     /// 2025-11-25T00:00:00Z.
     static let day1: Int64 = 1_764_028_800_000
     static let minute: Int64 = 60_000
@@ -36,7 +47,7 @@ struct AnalysisCLITests {
     /// A copy of the shipped Rules folder with rapid-pass-through's `distinct_payers.min` set to `payers`, as version 3.
     static func rulesCopy(_ dir: URL, payers: Int) throws -> String {
         let copy = dir.appendingPathComponent("rules-\(payers)")
-        try FileManager.default.copyItem(at: Env.repoRoot.appendingPathComponent("Rules"), to: copy)
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: Self.rules), to: copy)
         let file = copy.appendingPathComponent("rapid-pass-through.yaml")
         let text = try String(contentsOf: file, encoding: .utf8)
         let changed = text.replacingOccurrences(of: "distinct_payers: { min: 5 }", with: "distinct_payers: { min: \(payers) }")
@@ -53,7 +64,7 @@ struct AnalysisCLITests {
     @Test func backtestReportsAlertsPerDayAndDetectionDelay() throws {
         let dir = Env.tempDir()
         let (events, labels) = try Self.writeScene(dir)
-        let (status, out, err) = try runToEnd(Env.mulestream, ["backtest", "--events", events, "--rules", "Rules", "--labels", labels,
+        let (status, out, err) = try runToEnd(Env.mulestream, ["backtest", "--events", events, "--rules", Self.rules, "--labels", labels,
                                                                "--alerts-out", dir.appendingPathComponent("a.ndjson").path, "--json"])
         #expect(status == 0, "\(err)")
         let s = try json(out)
@@ -70,7 +81,7 @@ struct AnalysisCLITests {
         // The scorecard keys scripts rely on are still there.
         #expect((s["overall"] as? [String: Any])?["recall"] != nil && s["per_rule"] != nil)
 
-        let (_, _, text) = try runToEnd(Env.mulestream, ["backtest", "--events", events, "--rules", "Rules", "--labels", labels])
+        let (_, _, text) = try runToEnd(Env.mulestream, ["backtest", "--events", events, "--rules", Self.rules, "--labels", labels])
         #expect(text.contains("alerts per day (UTC, by alert event time):"))
         #expect(text.contains("  2025-11-26  1"))
         #expect(text.contains("detection delay, first debit to first alert"))
@@ -82,7 +93,7 @@ struct AnalysisCLITests {
         let labels = dir.appendingPathComponent("labels.csv").path
         let (s1, _, e1) = try runToEnd(Env.mulestream, ["simulate", "--seed", "11", "--accounts", "3000", "--events", "40000", "--out", events, "--labels", labels])
         #expect(s1 == 0, "\(e1)")
-        let (s2, out2, e2) = try runToEnd(Env.mulestream, ["sweep", "--events", events, "--rules", "Rules", "--rule", "rapid-pass-through",
+        let (s2, out2, e2) = try runToEnd(Env.mulestream, ["sweep", "--events", events, "--rules", Self.rules, "--rule", "rapid-pass-through",
                                                            "--vary", "distinct_payers.min=3,5,20,40", "--vary", "dwell.max=10m,30m,1h",
                                                            "--labels", labels, "--json"])
         #expect(s2 == 0, "\(e2)")
@@ -96,7 +107,7 @@ struct AnalysisCLITests {
         }
         // The grid point equal to the shipped rule (5 payers, 1 h) raises what `backtest` raises for it.
         let shipped = try #require(points.first { $0["values"] as? [Double] == [5, 3600] })
-        let (s3, out3, e3) = try runToEnd(Env.mulestream, ["backtest", "--events", events, "--rules", "Rules/rapid-pass-through.yaml",
+        let (s3, out3, e3) = try runToEnd(Env.mulestream, ["backtest", "--events", events, "--rules", Self.rules + "/rapid-pass-through.yaml",
                                                            "--labels", labels, "--alerts-out", dir.appendingPathComponent("a.ndjson").path, "--json"])
         #expect(s3 == 0, "\(e3)")
         let bt = try json(out3)
@@ -106,7 +117,7 @@ struct AnalysisCLITests {
         #expect(shipped["true_positives"] as? Int == rule["true_positives"] as? Int)
         #expect(shipped["recall"] as? Double == rule["recall"] as? Double)
 
-        let (s4, out4, _) = try runToEnd(Env.mulestream, ["sweep", "--events", events, "--rules", "Rules", "--rule", "rapid-pass-through@2",
+        let (s4, out4, _) = try runToEnd(Env.mulestream, ["sweep", "--events", events, "--rules", Self.rules, "--rule", "rapid-pass-through@2",
                                                           "--vary", "pass_through.min=0.8,0.9", "--labels", labels])
         #expect(s4 == 0)
         #expect(out4.contains("pass_through.min") && out4.contains("precision"))
@@ -116,7 +127,7 @@ struct AnalysisCLITests {
     @Test func sweepRejectsWhatTheRuleDoesNotHaveWithExitTwo() throws {
         let dir = Env.tempDir()
         let (events, labels) = try Self.writeScene(dir)
-        let base = ["sweep", "--events", events, "--rules", "Rules", "--labels", labels]
+        let base = ["sweep", "--events", events, "--rules", Self.rules, "--labels", labels]
         let cases: [([String], String)] = [
             (["--rule", "rapid-pass-through", "--vary", "payer_count.min=3,4"], "unknown metric `payer_count`"),
             (["--rule", "rapid-pass-through", "--vary", "retained.max=0.02"], "has no `retained.max` bound"),
@@ -139,7 +150,7 @@ struct AnalysisCLITests {
         let tight = try Self.rulesCopy(dir, payers: 6)
         let loose = try Self.rulesCopy(dir, payers: 3)
 
-        let (s1, out1, e1) = try runToEnd(Env.mulestream, ["rules", "diff", "Rules", tight, "--events", events, "--json"])
+        let (s1, out1, e1) = try runToEnd(Env.mulestream, ["rules", "diff", Self.rules, tight, "--events", events, "--json"])
         #expect(s1 == 0, "\(e1)")
         let t = try json(out1)
         #expect(t["added_count"] as? Int == 0)
@@ -150,7 +161,7 @@ struct AnalysisCLITests {
         #expect(removed.first?["first_alert"] as? String == "2025-11-25T01:05:00.000Z")
         #expect(t["only_in_old"] as? [String] == [] && t["only_in_new"] as? [String] == [])
 
-        let (s2, out2, e2) = try runToEnd(Env.mulestream, ["rules", "diff", "Rules", loose, "--events", events])
+        let (s2, out2, e2) = try runToEnd(Env.mulestream, ["rules", "diff", Self.rules, loose, "--events", events])
         #expect(s2 == 0, "\(e2)")
         let lines = out2.split(separator: "\n").map(String.init)
         #expect(lines.contains("(account, rule) pairs: 1 added, 0 removed, 2 in both"), "\(out2)")
@@ -159,7 +170,7 @@ struct AnalysisCLITests {
         #expect(lines[added + 2].hasPrefix("  M3") && lines[added + 2].contains("rapid-pass-through") && lines[added + 2].hasSuffix("2025-11-25T03:03:00.000Z"))
 
         // A rule present in only one set is listed, and its alerts count as added or removed.
-        let (s3, out3, _) = try runToEnd(Env.mulestream, ["rules", "diff", "Rules/layered-forwarding.yaml", "Rules", "--events", events])
+        let (s3, out3, _) = try runToEnd(Env.mulestream, ["rules", "diff", Self.rules + "/layered-forwarding.yaml", Self.rules, "--events", events])
         #expect(s3 == 0)
         #expect(out3.contains("rules only in new: rapid-pass-through"))
         #expect(out3.contains("2 added, 0 removed"), "\(out3)")

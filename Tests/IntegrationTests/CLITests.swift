@@ -49,7 +49,7 @@ struct CLITests {
         #expect((overall["precision"] as? Double ?? 0) >= 0.95, "\(overall)")
         #expect((overall["recall"] as? Double ?? 0) >= 0.6, "\(overall)")
         let perRule = try #require(summary["per_rule"] as? [String: Any])
-        #expect(perRule.keys.sorted() == ["layered-forwarding@1", "rapid-pass-through@2"])
+        #expect(perRule.keys.sorted() == ["gang-sink@1", "layered-chain@1", "layered-forwarding@1", "rapid-pass-through@2"])
         let lines = try String(contentsOfFile: alerts, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == summary["alerts"] as? Int)
         #expect(lines.allSatisfy { $0.hasPrefix("{\"alert_id\":") })
@@ -58,6 +58,38 @@ struct CLITests {
         let again = dir.appendingPathComponent("again.ndjson").path
         _ = try runToEnd(Env.mulestream, ["backtest", "--events", events, "--rules", "Rules", "--alerts-out", again])
         #expect(try Data(contentsOf: URL(fileURLWithPath: again)) == Data(contentsOf: URL(fileURLWithPath: alerts)))
+    }
+
+    @Test func gangsGroupsEachPlantedGangAroundItsSink() throws {
+        let dir = Env.tempDir()
+        let events = dir.appendingPathComponent("events.ndjson").path
+        let labels = dir.appendingPathComponent("labels.csv").path
+        let (s1, _, e1) = try runToEnd(Env.mulestream, ["simulate", "--seed", "4", "--accounts", "6000", "--events", "80000", "--out", events, "--labels", labels])
+        #expect(s1 == 0, "\(e1)")
+        let (s2, out, e2) = try runToEnd(Env.mulestream, ["gangs", "--events", events, "--rules", "Rules", "--json"])
+        #expect(s2 == 0, "\(e2)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        let gangs = try #require(obj["gangs"] as? [[String: Any]])
+        var roles: [String: String] = [:]
+        for line in try String(contentsOfFile: labels, encoding: .utf8).split(separator: "\n").dropFirst() {
+            let c = line.split(separator: ",")
+            if c.count >= 3 { roles[String(c[0])] = String(c[2]) }
+        }
+        let sinks = Set(roles.filter { $0.value == "sink" }.keys)
+        #expect(!gangs.isEmpty)
+        // Every gang is built around exactly one planted sink, and every planted sink heads one gang.
+        var sinksSeen = Set<String>()
+        for g in gangs {
+            let members = g["members"] as? [String] ?? []
+            let mine = Set(members).intersection(sinks)
+            #expect(mine.count == 1, "\(g)")
+            sinksSeen.formUnion(mine)
+            let planted = members.filter { roles[$0]?.hasPrefix("mule") == true || roles[$0] == "sink" }
+            #expect(Double(planted.count) >= 0.9 * Double(members.count), "\(g)")
+            #expect((g["id"] as? String)?.hasPrefix("G-") == true)
+        }
+        #expect(sinksSeen == sinks)
+        #expect((obj["peak_hops"] as? Int ?? 0) > 0)
     }
 
     @Test func backtestReportsUnreadableInputAsUsageError() throws {

@@ -150,6 +150,47 @@ struct StreamEngineTests {
         #expect(committed.first?.offset ?? -1 <= 0, "committed past buffered events: \(committed)")
     }
 
+    @Test func chainAndSinkAlertsArePublishedThroughKafka() throws {
+        let h = try Harness()
+        var events: [[UInt8]] = []
+        var t = Self.t0
+        // Two first-layer mules, each paid by five victims, pass 98.5 % to one second-layer mule,
+        // which passes it on to the gang's sink.
+        var layer2In: Int64 = 0
+        for m in 0..<2 {
+            for v in 0..<5 {
+                events.append(Self.event("c-\(m)-\(v)", t, "cv-\(m)-\(v)", "C-M1-\(m)", "1000.00"))
+                t += 60_000
+            }
+            t += 180_000
+            events.append(Self.event("c-\(m)-fw", t, "C-M1-\(m)", "C-M2", "4925.00", channel: "p2p"))
+            layer2In += 4925
+        }
+        t += 180_000
+        events.append(Self.event("c-m2-fw", t, "C-M2", "C-SINK", "\(layer2In * 985 / 1000).00", channel: "p2p"))
+        // A third first-layer mule pays the sink directly: the sink now collects from two.
+        for v in 0..<5 {
+            t += 60_000
+            events.append(Self.event("c-2-\(v)", t, "cv-2-\(v)", "C-M1-2", "1000.00"))
+        }
+        t += 180_000
+        events.append(Self.event("c-2-fw", t, "C-M1-2", "C-SINK", "4925.00", channel: "p2p"))
+        try h.produce(events)
+        _ = try h.run(h.engineConfig(group: "chains"))
+        let alerts = try h.read("out").compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.value.utf8)) as? [String: Any]
+        }
+        let chain = try #require(alerts.first { $0["rule"] as? String == "layered-chain" }, "\(alerts)")
+        #expect(chain["account"] as? String == "C-M2")
+        #expect((chain["chain"] as? [String])?.last == "C-SINK")
+        #expect((chain["chain"] as? [String])?.count == 3)
+        #expect((chain["hops"] as? [[String: Any]])?.count == 2)
+        let gang = try #require(chain["gang"] as? String)
+        let sink = try #require(alerts.first { $0["rule"] as? String == "gang-sink" && $0["account"] as? String == "C-SINK" }, "\(alerts)")
+        #expect(sink["gang"] as? String == gang)
+        #expect((sink["gang_size"] as? Int ?? 0) >= 5)
+    }
+
     @Test func appliedEventsAreCommittedSoARestartResumes() throws {
         let h = try Harness()
         try h.produce(Self.mule("R", from: Self.t0))
