@@ -67,6 +67,8 @@ public final class StreamEngine {
     private var partitionLastInput: [Int32: ContinuousClock.Instant] = [:]
     private var lastIdleCheck = ContinuousClock.now
     private var lastAssignment: ContinuousClock.Instant?
+    /// The group's committed offsets of assigned partitions, fetched when first needed.
+    private var committedAtAssignment: [Int32: Int64] = [:]
     private var lastInputAt: ContinuousClock.Instant?
 
     /// Wall time from the first consumed batch to the last one (for events/s figures).
@@ -210,10 +212,21 @@ public final class StreamEngine {
         return c
     }
 
-    /// Whether every assigned input partition has been read to its (cached) high watermark.
+    /// Whether every assigned input partition has been read to its (cached) high watermark. A
+    /// partition nothing was read from since the assignment is measured from the group's
+    /// committed offset (asked of the broker once per assignment, only while input is idle).
     private func caughtUp(_ consumer: KafkaConsumer) -> Bool {
-        let parts = partitionLastInput.keys.map { TopicPartition(topic: config.inputTopic, partition: $0) }
-        return consumer.cachedLag(parts).allSatisfy { $0 == 0 }
+        let partitions = partitionLastInput.keys.sorted()
+        let parts = partitions.map { TopicPartition(topic: config.inputTopic, partition: $0) }
+        var lags = consumer.cachedLag(parts)
+        if lags.allSatisfy({ $0 == 0 }) { return true }
+        if lags.contains(where: { ($0 ?? 0) > 0 }) { return false }
+        let unknown = parts.enumerated().filter { lags[$0.offset] == nil && committedAtAssignment[$0.element.partition] == nil }
+        if !unknown.isEmpty, let got = try? consumer.committed(unknown.map(\.element), timeoutMillis: 2000) {
+            for c in got { committedAtAssignment[c.partition] = c.offset }
+        }
+        lags = consumer.cachedLag(parts, fallback: partitions.map { committedAtAssignment[$0] })
+        return lags.allSatisfy { $0 == 0 }
     }
 
     /// A partition that has delivered nothing for `partitionIdleMillis` stops holding event time back.
@@ -327,6 +340,7 @@ public final class StreamEngine {
             let now = ContinuousClock.now
             for p in mine { partitionLastInput[p] = now }
             lastAssignment = now
+            for p in mine { committedAtAssignment.removeValue(forKey: p) }
             logger.info("partitions assigned", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
         case .revoked(let parts):
             logger.info("partitions revoked: committing what is processed", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])

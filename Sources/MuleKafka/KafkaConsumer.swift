@@ -173,7 +173,9 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// How many messages each partition has beyond this consumer's position, from the high
     /// watermarks librdkafka cached from its last fetch responses (no broker round trip).
     /// nil for a partition whose position or watermark is not known yet.
-    public func cachedLag(_ partitions: [TopicPartition]) -> [Int64?] {
+    /// `fallback` gives, per partition, the offset to assume when nothing has been consumed from it
+    /// yet (for example the group's committed offset).
+    public func cachedLag(_ partitions: [TopicPartition], fallback: [Int64?]? = nil) -> [Int64?] {
         guard !isClosed, !partitions.isEmpty else { return partitions.map { _ in nil } }
         let list = PartitionList(capacity: partitions.count)
         for p in partitions { list.add(p.topic, p.partition) }
@@ -186,7 +188,8 @@ public final class KafkaConsumer: @unchecked Sendable {
             var high: Int64 = -1
             let e = rd_kafka_get_watermark_offsets(rk, p.topic, p.partition, &low, &high)
             guard e == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { out.append(nil); continue }
-            let position = positions[i].offset
+            var position = positions[i].offset
+            if position < 0, let f = fallback?[i] ?? nil, f >= 0 { position = f }
             if position >= 0 {
                 out.append(max(0, high - position))
             } else {
