@@ -24,9 +24,6 @@ extension MuleStream {
         @Option(help: ArgumentHelp("Labels CSV: members are shown with their role.", valueName: "file"))
         var labels: String?
 
-        @Option(help: ArgumentHelp("How long a tie between gang members lasts.", valueName: "duration"))
-        var gangHorizon: String = "7d"
-
         @Flag(help: "Print the gangs as one JSON object.")
         var json = false
 
@@ -34,8 +31,7 @@ extension MuleStream {
 
         func run() throws {
             let ruleSet = try loadRules(rules)
-            var config = try detector.detectorConfig()
-            config.chains.gangHorizonMillis = try parseDurationFlag(gangHorizon, flag: "--gang-horizon")
+            let config = try detector.detectorConfig()
             let truth: Labels? = try labels.map { path in
                 do { return try Labels.load(path: path) } catch { throw CLIFailure.usage("\(error)") }
             }

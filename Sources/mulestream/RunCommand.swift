@@ -22,6 +22,12 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: "Most legs (credits + debits) kept per account; the oldest is evicted beyond it.")
     var maxLegsPerAccount: Int = 1024
 
+    @Option(help: ArgumentHelp("A transfer is a hop when it passes on money received within this window (chains).", valueName: "duration"))
+    var hopWindow: String = "30m"
+
+    @Option(help: ArgumentHelp("How long a tie between gang members lasts.", valueName: "duration"))
+    var gangHorizon: String = "7d"
+
     func detectorConfig() throws -> DetectorConfig {
         var c = DetectorConfig()
         c.allowedLatenessMillis = try parseDurationFlag(allowedLateness, flag: "--allowed-lateness", allowZero: true)
@@ -34,6 +40,10 @@ struct DetectorOptions: ParsableArguments {
         guard maxLegsPerAccount >= 2 else { throw CLIFailure.usage("--max-legs-per-account must be at least 2") }
         c.maxAccounts = maxAccounts
         c.maxLegsPerAccount = maxLegsPerAccount
+        c.chains.hopWindowMillis = try parseDurationFlag(hopWindow, flag: "--hop-window")
+        c.chains.gangHorizonMillis = try parseDurationFlag(gangHorizon, flag: "--gang-horizon")
+        // Hops are remembered for eight hop windows, enough to walk a chain several layers deep.
+        c.chains.hopMemoryMillis = c.chains.hopWindowMillis * 8
         return c
     }
 }
