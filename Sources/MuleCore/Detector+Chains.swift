@@ -117,6 +117,8 @@ extension Detector {
         let seq = hops.add(Hop(
             from: payer, to: leg.counterparty, ts: leg.ts, amount: leg.amount, delayMillis: d.delayMillis,
             retained: retained, depth: depth, muleStyle: muleStyle, parent: d.parent, txHandle: leg.txHandle))
+        lastHopAt[payer] = max(lastHopAt[payer] ?? .min, leg.ts)
+        lastHopAt[leg.counterparty] = max(lastHopAt[leg.counterparty] ?? .min, leg.ts)
         guard muleStyle else { return }
         let table = accounts
         let earlier: (Int32, Int32) -> Bool = { a, b in
@@ -166,6 +168,7 @@ extension Detector {
     mutating func forgetChains(of id: Int32) {
         lastForwarderInto.removeValue(forKey: id)
         lastForwarderOf.removeValue(forKey: id)
+        lastHopAt.removeValue(forKey: id)
         if gangs.isTied(id) {
             let table = accounts
             gangs.remove(id) { a, b in table.withName(a) { x in table.withName(b) { y in x.lexicographicallyPrecedes(y) } } }
@@ -176,6 +179,13 @@ extension Detector {
     mutating func chainMetrics(account: Int32, ring: LegRing, start: Int) {
         var depth = 0
         chainMatched.removeAll(keepingCapacity: true)
+        scan.gangSize = gangs.component(of: account)?.size ?? 0
+        // Most accounts never took part in a hop: one lookup instead of one per leg.
+        guard start < ring.count, let last = lastHopAt[account], last >= legs[ring, start].ts else {
+            scan.chainDepth = 0
+            scan.chainPayers = 0
+            return
+        }
         for i in start..<ring.count {
             let leg = legs[ring, i]
             guard let (_, h) = hops.hop(forTransfer: leg.txHandle) else { continue }
@@ -186,13 +196,13 @@ extension Detector {
         }
         scan.chainDepth = depth
         scan.chainPayers = chainMatched.count
-        scan.gangSize = gangs.component(of: account)?.size ?? 0
     }
 
     /// Adds the deepest chain through the account (within the window) and its gang to an alert.
     mutating func describeChain(of account: Int32, ring: LegRing, start: Int, in alert: inout Alert) {
         var best: (seq: UInt64, hop: Hop)?
-        for i in start..<ring.count {
+        let tookPart = lastHopAt[account] != nil
+        for i in start..<ring.count where tookPart {
             guard let found = hops.hop(forTransfer: legs[ring, i].txHandle) else { continue }
             if best == nil || found.hop.depth >= best!.hop.depth { best = found }
         }

@@ -212,6 +212,8 @@ public struct Detector: Sendable {
     @usableFromInline var lastForwarderInto: [Int32: (from: Int32, ts: Int64)] = [:]
     /// Payer → the last mule-style forwarder that passed its money on (shared-upstream ties).
     @usableFromInline var lastForwarderOf: [Int32: (by: Int32, ts: Int64)] = [:]
+    /// Latest hop each account made or received (to skip chain metrics for everyone else).
+    @usableFromInline var lastHopAt: [Int32: Int64] = [:]
     // Scratch for hop matching (reused: no allocation per transfer).
     @usableFromInline var chainFifo: [(index: Int32, left: Int64)] = []
     @usableFromInline var chainMatched: [Int32] = []
