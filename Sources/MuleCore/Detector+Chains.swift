@@ -120,10 +120,7 @@ extension Detector {
         lastHopAt[payer] = max(lastHopAt[payer] ?? .min, leg.ts)
         lastHopAt[leg.counterparty] = max(lastHopAt[leg.counterparty] ?? .min, leg.ts)
         guard muleStyle else { return }
-        let table = accounts
-        let earlier: (Int32, Int32) -> Bool = { a, b in
-            table.withName(a) { x in table.withName(b) { y in x.lexicographicallyPrecedes(y) } }
-        }
+        let earlier = nameOrder()
         let horizon = cfg.gangHorizonMillis
         let payee = leg.counterparty
         // (a) a chain long enough: tie every account along it.
@@ -150,6 +147,12 @@ extension Detector {
         }
     }
 
+    /// Orders accounts by id bytes: the tie-break that keeps gang ids independent of interning.
+    func nameOrder() -> (Int32, Int32) -> Bool {
+        let table = accounts
+        return { a, b in table.withName(a) { x in table.withName(b) { y in x.lexicographicallyPrecedes(y) } } }
+    }
+
     /// False when `id` was forgotten and handed to another account after `ts`.
     func stillSameAccount(_ id: Int32, since ts: Int64) -> Bool {
         accounts.contains(id) && states[Int(id)].firstSeen <= ts
@@ -159,10 +162,7 @@ extension Detector {
         let now = min(watermark, maxSeen)
         guard now > Int64.min + max(config.chains.hopMemoryMillis, config.chains.gangHorizonMillis) else { return }
         hops.expire(before: now - config.chains.hopMemoryMillis)
-        let table = accounts
-        _ = gangs.expire(watermark: now) { a, b in
-            table.withName(a) { x in table.withName(b) { y in x.lexicographicallyPrecedes(y) } }
-        }
+        _ = gangs.expire(watermark: now, earlier: nameOrder())
     }
 
     mutating func forgetChains(of id: Int32) {
@@ -170,8 +170,7 @@ extension Detector {
         lastForwarderOf.removeValue(forKey: id)
         lastHopAt.removeValue(forKey: id)
         if gangs.isTied(id) {
-            let table = accounts
-            gangs.remove(id) { a, b in table.withName(a) { x in table.withName(b) { y in x.lexicographicallyPrecedes(y) } } }
+            gangs.remove(id, earlier: nameOrder())
         }
     }
 

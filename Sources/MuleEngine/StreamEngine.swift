@@ -350,23 +350,23 @@ public final class StreamEngine {
             } catch {
                 logger.error("commit on revoke failed", metadata: ["error": "\(error)"])
             }
-            for p in parts {
-                consumedThrough.removeValue(forKey: p.partition)
-                committedNext.removeValue(forKey: p.partition)
-                partitionLastInput.removeValue(forKey: p.partition)
-                detector.releaseWatermarkHold(partition: p.partition)
-            }
+            letGo(parts)
         case .lost(let parts):
             // Another member may own these now: committing them would be wrong.
             logger.warning("partitions lost (session timeout or fencing): not committing them", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
-            for p in parts {
-                consumedThrough.removeValue(forKey: p.partition)
-                committedNext.removeValue(forKey: p.partition)
-                partitionLastInput.removeValue(forKey: p.partition)
-                detector.releaseWatermarkHold(partition: p.partition)
-            }
+            letGo(parts)
         case .failed(let error):
             logger.error("rebalance failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Forgets the bookkeeping of partitions this instance no longer owns.
+    private func letGo(_ parts: [TopicPartition]) {
+        for p in parts {
+            consumedThrough.removeValue(forKey: p.partition)
+            committedNext.removeValue(forKey: p.partition)
+            partitionLastInput.removeValue(forKey: p.partition)
+            detector.releaseWatermarkHold(partition: p.partition)
         }
     }
 }

@@ -40,12 +40,8 @@ extension MuleStream {
         func run() throws {
             let ruleSet = try loadRules(rules)
             let config = try detector.detectorConfig()
-            let truth: Labels? = try labels.map { path in
-                do { return try Labels.load(path: path) } catch { throw CLIFailure.usage("\(error)") }
-            }
-            guard FileManager.default.isReadableFile(atPath: events) else {
-                throw CLIFailure.usage("cannot read events file `\(events)`")
-            }
+            let truth = try loadLabels(labels)
+            try requireEventsFile(events)
             let snoozeList: SnoozeList
             do { snoozeList = SnoozeList(try snoozes.map { try SnoozeFile.load(path: $0) } ?? []) } catch {
                 throw CLIFailure.usage("\(error)")

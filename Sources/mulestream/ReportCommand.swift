@@ -35,12 +35,8 @@ extension MuleStream {
         func run() throws {
             let ruleSet = try loadRules(rules)
             let config = try detector.detectorConfig()
-            guard FileManager.default.isReadableFile(atPath: events) else {
-                throw CLIFailure.usage("cannot read events file `\(events)`")
-            }
-            let truth: Labels? = try labels.map { path in
-                do { return try Labels.load(path: path) } catch { throw CLIFailure.usage("\(error)") }
-            }
+            try requireEventsFile(events)
+            let truth = try loadLabels(labels)
             let curve: SweepCurve? = try sweep.map { path in
                 do { return try SweepCurve.load(path: path) } catch { throw CLIFailure.usage("\(error)") }
             }

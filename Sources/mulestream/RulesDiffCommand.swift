@@ -32,9 +32,7 @@ extension MuleStream.Rules {
             let oldRules = try loadRules(old)
             let newRules = try loadRules(new)
             let config = try detector.detectorConfig()
-            guard FileManager.default.isReadableFile(atPath: events) else {
-                throw CLIFailure.usage("cannot read events file `\(events)`")
-            }
+            try requireEventsFile(events)
             let a: BacktestSummary
             let b: BacktestSummary
             do {

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Logging
+import MuleBacktest
 import MuleCore
 import MuleEngine
 import MuleKafka
@@ -54,6 +56,19 @@ func parseDurationFlag(_ text: String, flag: String, allowZero: Bool = false) th
         throw CLIFailure.usage("\(flag) must be a duration like 500ms, 90s, 15m, 2h or 1d, got `\(text)`")
     }
     return ms
+}
+
+/// Labels for scoring, or a usage error naming the file and line.
+func loadLabels(_ path: String?) throws -> Labels? {
+    guard let path else { return nil }
+    do { return try Labels.load(path: path) } catch { throw CLIFailure.usage("\(error)") }
+}
+
+/// Fails with a usage error unless the events file can be read.
+func requireEventsFile(_ path: String) throws {
+    guard FileManager.default.isReadableFile(atPath: path) else {
+        throw CLIFailure.usage("cannot read events file `\(path)`")
+    }
 }
 
 func loadRules(_ path: String) throws -> [Rule] {

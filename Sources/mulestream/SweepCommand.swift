@@ -50,9 +50,7 @@ extension MuleStream {
             let config = try detector.detectorConfig()
             let truth: Labels
             do { truth = try Labels.load(path: labels) } catch { throw CLIFailure.usage("\(error)") }
-            guard FileManager.default.isReadableFile(atPath: events) else {
-                throw CLIFailure.usage("cannot read events file `\(events)`")
-            }
+            try requireEventsFile(events)
             let result: (points: [SweepPoint], summary: BacktestSummary)
             do {
                 result = try sweep.run(eventsPath: events, config: config, labels: truth)
