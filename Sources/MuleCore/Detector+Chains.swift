@@ -18,7 +18,9 @@ public struct GangSummary: Sendable, Equatable {
     public var id: String
     /// Member account ids, sorted.
     public var members: [String]
-    /// Money moved along the ties that bind the gang.
+    /// Money moved along the hops that tied the gang: chain hops from the second layer down and
+    /// mule-style payments into a shared sink (first-layer hops feeding a chain are not counted,
+    /// so the volume is not counted twice when a mule passes money on in several transfers).
     public var volume: Money
     /// Event time of the first and the last tie.
     public var first: Int64
@@ -114,7 +116,7 @@ extension Detector {
         let cfg = config.chains
         let depth = d.parentDepth == 255 ? 255 : d.parentDepth + 1
         let muleStyle = (d.sources >= 2 || depth >= 2) && retained >= cfg.commissionMin && retained <= cfg.commissionMax
-        let seq = hops.add(Hop(
+        _ = hops.add(Hop(
             from: payer, to: leg.counterparty, ts: leg.ts, amount: leg.amount, delayMillis: d.delayMillis,
             retained: retained, depth: depth, muleStyle: muleStyle, parent: d.parent, txHandle: leg.txHandle))
         lastHopAt[payer] = max(lastHopAt[payer] ?? .min, leg.ts)
@@ -123,10 +125,13 @@ extension Detector {
         let earlier = nameOrder()
         let horizon = cfg.gangHorizonMillis
         let payee = leg.counterparty
-        // (a) a chain long enough: tie every account along it.
+        // (a) a chain long enough: tie this hop and the one that fed it. Earlier hops of the chain
+        // were tied when they were recorded (or, for the chain's first hop, are tied here when
+        // the second is), so the gang holds the whole chain with at most two ties per hop.
         if Int(depth) >= cfg.minChainHops {
-            for h in hops.chain(endingAt: seq) {
-                gangs.tie(h.from, h.to, at: now, amount: h.amount, earlier: earlier)
+            gangs.tie(payer, leg.counterparty, at: now, amount: leg.amount, earlier: earlier)
+            if let parent = hops.hop(d.parent) {
+                gangs.tie(parent.from, parent.to, at: now, amount: 0, earlier: earlier)
             }
         }
         // (b) a shared sink: another mule-style forwarder paid the same account recently.
