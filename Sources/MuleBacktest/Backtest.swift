@@ -141,9 +141,6 @@ public enum UTCDay {
 /// Events are applied in event-time order within the configured allowed lateness; events later
 /// than that are counted as late (raise `allowedLatenessMillis` for files that are not sorted).
 public enum Backtest {
-    /// Seed for hashing payer ids when looking for labelled mules' debits.
-    static let muleSeed: UInt64 = 0x3C6E_F372_FE94_F82B
-
     /// `labels`, when given, enables `firstDebitAt` (and so detection delays).
     public static func run(
         eventsPath: String, rules: [Rule], config: DetectorConfig, limits: DecoderLimits = DecoderLimits(),
@@ -153,10 +150,9 @@ public enum Backtest {
         let decoder = EventDecoder(limits: limits)
         var summary = BacktestSummary()
         let started = Date()
-        // Labelled mules by payer-id hash, so each event costs a hash and a lookup, not a String.
+        // Labelled mules interned up front, so each event costs a byte lookup, not a String.
         let mules = labels.map { Array($0.mules).sorted() } ?? []
-        var muleIndex: [UInt64: Int] = [:]
-        for (i, m) in mules.enumerated() { muleIndex[ByteHash.hash(Array(m.utf8), seed: muleSeed)] = i }
+        let muleTable = AccountTable(names: mules)
         var firstDebit = [Int64](repeating: .max, count: mules.count)
         var minTs = Int64.max
         var maxTs = Int64.min
@@ -192,8 +188,8 @@ public enum Backtest {
                 if t.timestamp < minTs { minTs = t.timestamp }
                 if t.timestamp > maxTs { maxTs = t.timestamp }
                 let outcome = detector.ingest(t, in: bytes, position: SourcePosition(partition: 0, offset: Int64(lineNo)))
-                if !muleIndex.isEmpty, outcome == .accepted || outcome == .lateProcessed,
-                   let i = muleIndex[ByteHash.hash(t.payer.bytes(in: bytes), seed: muleSeed)],
+                if muleTable.count > 0, outcome == .accepted || outcome == .lateProcessed,
+                   let i = muleTable.lookup(t.payer.bytes(in: bytes)).map(Int.init),
                    t.timestamp < firstDebit[i] {
                     firstDebit[i] = t.timestamp
                 }

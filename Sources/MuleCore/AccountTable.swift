@@ -23,6 +23,16 @@ public struct AccountTable: Sendable {
         slotMask = cap - 1
     }
 
+    /// A fixed set of names, interned in order: the id of `names[i]` is `i` (names must be
+    /// distinct). For looking up event fields against a known list without a `String` per event.
+    public init(names: [String]) {
+        self.init(initialCapacity: names.count)
+        for name in names {
+            var n = name
+            _ = n.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
+        }
+    }
+
     /// One past the largest id ever handed out: arrays indexed by account id need this size.
     @inlinable public var idCapacity: Int { keyLength.count }
 

@@ -22,50 +22,28 @@ public struct ObservedTransfer: Sendable, Equatable {
     }
 }
 
-/// What a second read of the events file adds to the alerts: the event-time span, each
-/// watched account's first debit, and every transfer paid by a flagged account.
-struct EventScan {
-    var firstEventTime: Int64?
-    var lastEventTime: Int64?
-    /// Event time of the first debit in the file, by account (watched accounts only).
-    var firstDebit: [String: Int64] = [:]
-    var transfers: [ObservedTransfer] = []
-
-    /// Reads `path` once. `watched` are the accounts whose first debit matters (labelled
-    /// mules); `flagged` are the accounts whose outgoing transfers are kept. Strings are made only
-    /// for events whose payer is one of those, never per event.
-    static func read(path: String, limits: DecoderLimits, watched: Set<String>, flagged: Set<String>) throws -> EventScan {
-        let names = watched.union(flagged).sorted()
-        let lookup = AccountLookup(names)
-        let isWatched = names.map { watched.contains($0) }
-        let isFlagged = names.map { flagged.contains($0) }
-        var firstDebit = [Int64](repeating: .max, count: names.count)
-        var scan = EventScan()
+/// The second read of the events file: every transfer paid by an account the replay flagged
+/// (the raw material of the money-flow drawings).
+enum EventScan {
+    /// Strings are made only for events whose payer is flagged, never per event.
+    static func transfers(path: String, limits: DecoderLimits, flagged: Set<String>) throws -> [ObservedTransfer] {
+        let names = flagged.sorted()
+        let lookup = AccountTable(names: names)
+        var out: [ObservedTransfer] = []
         var seenIds = Set<String>()
         let decoder = EventDecoder(limits: limits)
         var reader = LineReader(path: path)
         reader.maxLineBytes = limits.maxEventBytes
-        var lo = Int64.max, hi = Int64.min
         try reader.forEachLine { _, bytes in
-            guard let bytes, let t = try? decoder.decode(bytes) else { return }
-            lo = min(lo, t.timestamp)
-            hi = max(hi, t.timestamp)
-            guard let p = lookup.index(of: t.payer.bytes(in: bytes)) else { return }
-            if isWatched[p] && t.timestamp < firstDebit[p] { firstDebit[p] = t.timestamp }
-            if isFlagged[p] {
-                let id = t.id.string(in: bytes)
-                // A repeated id is one transfer (CONTRACTS.md §1).
-                guard seenIds.insert(id).inserted else { return }
-                scan.transfers.append(ObservedTransfer(
-                    id: id, payer: names[p], payee: t.payee.string(in: bytes), amount: t.amount, timestamp: t.timestamp,
-                    payeeKind: t.payeeKind))
-            }
+            guard let bytes, let t = try? decoder.decode(bytes),
+                  let p = lookup.lookup(t.payer.bytes(in: bytes)).map(Int.init) else { return }
+            let id = t.id.string(in: bytes)
+            // A repeated id is one transfer (CONTRACTS.md §1).
+            guard seenIds.insert(id).inserted else { return }
+            out.append(ObservedTransfer(
+                id: id, payer: names[p], payee: t.payee.string(in: bytes), amount: t.amount, timestamp: t.timestamp,
+                payeeKind: t.payeeKind))
         }
-        if lo <= hi {
-            scan.firstEventTime = lo
-            scan.lastEventTime = hi
-        }
-        for (i, ts) in firstDebit.enumerated() where ts != .max { scan.firstDebit[names[i]] = ts }
-        return scan
+        return out
     }
 }

@@ -31,18 +31,20 @@ public struct RunReport: Sendable {
         self.gangs = gangs
     }
 
-    /// Replays `eventsPath` with `Backtest.run`, then reads the file once more for first debits
-    /// and the transfers of flagged accounts.
+    /// Replays `eventsPath` with `Backtest.run` (which also finds the span and the labelled mules'
+    /// first debits), then reads the file once more for the transfers of flagged accounts.
     public static func build(eventsPath: String, rules: [Rule], config: DetectorConfig, limits: DecoderLimits = DecoderLimits(),
                              labels: Labels?, sweep: SweepCurve?) throws -> RunReport {
         var alerts: [Alert] = []
-        let summary = try Backtest.run(eventsPath: eventsPath, rules: rules, config: config, limits: limits) { alerts.append($0) }
-        let flagged = Set(alerts.map(\.account))
-        let scan = try EventScan.read(path: eventsPath, limits: limits, watched: labels?.mules ?? [], flagged: flagged)
+        // The replay itself finds the event-time span and each labelled mule's first debit; the
+        // second read only collects the transfers of the accounts it flagged.
+        let summary = try Backtest.run(eventsPath: eventsPath, rules: rules, config: config, limits: limits,
+                                       labels: labels) { alerts.append($0) }
+        let transfers = try EventScan.transfers(path: eventsPath, limits: limits, flagged: Set(alerts.map(\.account)))
         return RunReport(
             summary: summary, rules: rules, alerts: alerts, labels: labels, sweep: sweep,
-            firstEventTime: scan.firstEventTime, lastEventTime: scan.lastEventTime, firstDebit: scan.firstDebit,
-            gangs: GangFinder.find(alerts: alerts, transfers: scan.transfers))
+            firstEventTime: summary.firstEventTs, lastEventTime: summary.lastEventTs, firstDebit: summary.firstDebitAt,
+            gangs: GangFinder.find(alerts: alerts, transfers: transfers))
     }
 
     public var flagged: Set<String> { Set(alerts.map(\.account)) }
