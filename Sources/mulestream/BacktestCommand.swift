@@ -17,11 +17,7 @@ extension MuleStream {
             """
         )
 
-        @Option(help: ArgumentHelp("NDJSON file of payment events.", valueName: "file"))
-        var events: String
-
-        @Option(help: ArgumentHelp("Rule file or folder of rule files.", valueName: "path"))
-        var rules: String
+        @OptionGroup var input: ReplayInput
 
         @Option(help: ArgumentHelp("Labels CSV (account,is_mule[,…]).", valueName: "file"))
         var labels: String?
@@ -35,13 +31,10 @@ extension MuleStream {
         @Flag(help: "Print the summary as one JSON object.")
         var json = false
 
-        @OptionGroup var detector: DetectorOptions
 
         func run() throws {
-            let ruleSet = try loadRules(rules)
-            let config = try detector.detectorConfig()
-            let truth = try loadLabels(labels)
-            try requireEventsFile(events)
+            let (ruleSet, config) = try input.load()
+            let truth = try labels.map(loadLabels)
             let snoozeList: SnoozeList
             do { snoozeList = SnoozeList(try snoozes.map { try SnoozeFile.load(path: $0) } ?? []) } catch {
                 throw CLIFailure.usage("\(error)")
@@ -49,7 +42,7 @@ extension MuleStream {
             let sink = try AlertFile(path: alertsOut)
             let summary: BacktestSummary
             do {
-                summary = try MuleBacktest.Backtest.run(eventsPath: events, rules: ruleSet, config: config, snoozes: snoozeList, labels: truth) { alert in
+                summary = try MuleBacktest.Backtest.run(eventsPath: input.events, rules: ruleSet, config: config, snoozes: snoozeList, labels: truth) { alert in
                     sink.write(AlertEncoder.encode(alert, emittedAtMillis: alert.eventTs))
                 }
             } catch {

@@ -15,11 +15,7 @@ extension MuleStream {
             """
         )
 
-        @Option(help: ArgumentHelp("NDJSON file of payment events.", valueName: "file"))
-        var events: String
-
-        @Option(help: ArgumentHelp("Rule file or folder of rule files.", valueName: "path"))
-        var rules: String
+        @OptionGroup var input: ReplayInput
 
         @Option(help: ArgumentHelp("Labels CSV: members are shown with their role.", valueName: "file"))
         var labels: String?
@@ -27,16 +23,13 @@ extension MuleStream {
         @Flag(help: "Print the gangs as one JSON object.")
         var json = false
 
-        @OptionGroup var detector: DetectorOptions
 
         func run() throws {
-            let ruleSet = try loadRules(rules)
-            let config = try detector.detectorConfig()
-            let truth = try loadLabels(labels)
-            try requireEventsFile(events)
+            let (ruleSet, config) = try input.load()
+            let truth = try labels.map(loadLabels)
             let summary: BacktestSummary
             do {
-                summary = try MuleBacktest.Backtest.run(eventsPath: events, rules: ruleSet, config: config) { _ in }
+                summary = try MuleBacktest.Backtest.run(eventsPath: input.events, rules: ruleSet, config: config) { _ in }
             } catch {
                 throw CLIFailure.runtime("\(error)")
             }

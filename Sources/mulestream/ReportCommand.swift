@@ -15,11 +15,7 @@ extension MuleStream {
             """
         )
 
-        @Option(help: ArgumentHelp("NDJSON file of payment events.", valueName: "file"))
-        var events: String
-
-        @Option(help: ArgumentHelp("Rule file or folder of rule files.", valueName: "path"))
-        var rules: String
+        @OptionGroup var input: ReplayInput
 
         @Option(help: ArgumentHelp("Labels CSV (account,is_mule[,role]).", valueName: "file"))
         var labels: String?
@@ -30,19 +26,16 @@ extension MuleStream {
         @Option(help: ArgumentHelp("Where to write the HTML page.", valueName: "file.html"))
         var out: String
 
-        @OptionGroup var detector: DetectorOptions
 
         func run() throws {
-            let ruleSet = try loadRules(rules)
-            let config = try detector.detectorConfig()
-            try requireEventsFile(events)
-            let truth = try loadLabels(labels)
+            let (ruleSet, config) = try input.load()
+            let truth = try labels.map(loadLabels)
             let curve: SweepCurve? = try sweep.map { path in
                 do { return try SweepCurve.load(path: path) } catch { throw CLIFailure.usage("\(error)") }
             }
             let report: RunReport
             do {
-                report = try RunReport.build(eventsPath: events, rules: ruleSet, config: config, labels: truth, sweep: curve)
+                report = try RunReport.build(eventsPath: input.events, rules: ruleSet, config: config, labels: truth, sweep: curve)
             } catch {
                 throw CLIFailure.runtime("\(error)")
             }

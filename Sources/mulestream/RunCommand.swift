@@ -58,9 +58,27 @@ func parseDurationFlag(_ text: String, flag: String, allowZero: Bool = false) th
     return ms
 }
 
+/// The history a replaying verb reads, and the rules and core tuning it replays it with.
+struct ReplayInput: ParsableArguments {
+    @Option(help: ArgumentHelp("NDJSON file of payment events.", valueName: "file"))
+    var events: String
+
+    @Option(help: ArgumentHelp("Rule file or folder of rule files.", valueName: "path"))
+    var rules: String
+
+    @OptionGroup var detector: DetectorOptions
+
+    /// The rules and configuration, after checking the events file can be read (usage errors).
+    func load() throws -> (rules: [Rule], config: DetectorConfig) {
+        let ruleSet = try loadRules(rules)
+        let config = try detector.detectorConfig()
+        try requireEventsFile(events)
+        return (ruleSet, config)
+    }
+}
+
 /// Labels for scoring, or a usage error naming the file and line.
-func loadLabels(_ path: String?) throws -> Labels? {
-    guard let path else { return nil }
+func loadLabels(_ path: String) throws -> Labels {
     do { return try Labels.load(path: path) } catch { throw CLIFailure.usage("\(error)") }
 }
 

@@ -18,11 +18,7 @@ extension MuleStream {
             """
         )
 
-        @Option(help: ArgumentHelp("NDJSON file of payment events.", valueName: "file"))
-        var events: String
-
-        @Option(help: ArgumentHelp("Rule file or folder of rule files.", valueName: "path"))
-        var rules: String
+        @OptionGroup var input: ReplayInput
 
         @Option(help: ArgumentHelp("The rule to sweep: its id, or id@version when several versions are loaded.", valueName: "id[@version]"))
         var rule: String
@@ -36,10 +32,9 @@ extension MuleStream {
         @Flag(help: "Print the grid as one JSON object.")
         var json = false
 
-        @OptionGroup var detector: DetectorOptions
 
         func run() throws {
-            let ruleSet = try loadRules(rules)
+            let (ruleSet, config) = try input.load()
             let base = try pickRule(rule, from: ruleSet)
             let sweep: MuleBacktest.Sweep
             do {
@@ -47,13 +42,10 @@ extension MuleStream {
             } catch {
                 throw CLIFailure.usage(error.description)
             }
-            let config = try detector.detectorConfig()
-            let truth: Labels
-            do { truth = try Labels.load(path: labels) } catch { throw CLIFailure.usage("\(error)") }
-            try requireEventsFile(events)
+            let truth = try loadLabels(labels)
             let result: (points: [SweepPoint], summary: BacktestSummary)
             do {
-                result = try sweep.run(eventsPath: events, config: config, labels: truth)
+                result = try sweep.run(eventsPath: input.events, config: config, labels: truth)
             } catch {
                 throw CLIFailure.runtime("\(error)")
             }
