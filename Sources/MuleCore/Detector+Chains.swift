@@ -167,7 +167,7 @@ extension Detector {
         let now = min(watermark, maxSeen)
         guard now > Int64.min + max(config.chains.hopMemoryMillis, config.chains.gangHorizonMillis) else { return }
         hops.expire(before: now - config.chains.hopMemoryMillis)
-        _ = gangs.expire(watermark: now, earlier: nameOrder())
+        gangs.expire(watermark: now, earlier: nameOrder())
     }
 
     mutating func forgetChains(of id: Int32) {

@@ -349,13 +349,8 @@ public struct Detector: Sendable {
         return alerts
     }
 
-    /// The lowest source offset on `partition` that is accepted but not yet applied; the engine
-    /// must not commit past it.
-    public func lowestBufferedOffset(partition: Int32) -> Int64? {
-        buffer.lowestOffset(partition: partition)
-    }
-
-    /// For every partition with transfers still buffered, the lowest such offset (one pass).
+    /// For every partition with transfers still buffered, the lowest such offset (one pass): the
+    /// engine must not commit past it.
     public func lowestBufferedOffsets() -> [Int32: Int64] {
         var out: [Int32: Int64] = [:]
         for p in buffer.heap where p.partition >= 0 {

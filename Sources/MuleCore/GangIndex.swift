@@ -28,7 +28,6 @@ struct GangIndex: Sendable {
     let horizonMillis: Int64
     let rebuildEvery: Int64
     private(set) var ties: [Tie] = []
-    private var tieHead = 0
     private var parent: [Int32] = []
     /// Per root.
     private var components: [Int32: Component] = [:]
@@ -39,7 +38,7 @@ struct GangIndex: Sendable {
         self.rebuildEvery = max(1, horizonMillis / 10)
     }
 
-    var liveTies: Int { ties.count - tieHead }
+    var liveTies: Int { ties.count }
     var gangCount: Int { components.count }
 
     private mutating func ensure(_ id: Int32) {
@@ -106,37 +105,27 @@ struct GangIndex: Sendable {
     }
 
     /// Drops ties older than `watermark - horizon` (on a schedule) and rebuilds the gangs from
-    /// the rest. Returns the accounts that left every gang, so their state may be forgotten.
-    mutating func expire(watermark: Int64, earlier: (Int32, Int32) -> Bool) -> [Int32] {
-        guard watermark >= nextRebuild, watermark > Int64.min + horizonMillis else { return [] }
+    /// the rest.
+    mutating func expire(watermark: Int64, earlier: (Int32, Int32) -> Bool) {
+        guard watermark >= nextRebuild, watermark > Int64.min + horizonMillis else { return }
         nextRebuild = watermark + rebuildEvery
         let cutoff = watermark - horizonMillis
-        var dropped = false
-        while tieHead < ties.count && ties[tieHead].ts < cutoff {
-            tieHead += 1
-            dropped = true
-        }
-        guard dropped else { return [] }
-        let before = components.values.reduce(0) { $0 + $1.size }
-        var members: [Int32] = []
-        members.reserveCapacity(before)
-        for i in parent.indices where parent[i] >= 0 { members.append(Int32(i)) }
-        for m in members { parent[Int(m)] = -1 }
-        components.removeAll(keepingCapacity: true)
-        ties.removeFirst(tieHead)
-        tieHead = 0
-        for t in ties { link(t.a, t.b, ts: t.ts, amount: t.amount, earlier: earlier) }
-        return members.filter { parent[Int($0)] < 0 }
+        // Ties are kept in event-time order: the expired ones are a prefix.
+        let expired = ties.prefix { $0.ts < cutoff }.count
+        guard expired > 0 else { return }
+        rebuild(from: Array(ties.dropFirst(expired)), earlier: earlier)
     }
 
     /// Drops every tie of `a` (its id is about to be reused) and rebuilds.
     mutating func remove(_ a: Int32, earlier: (Int32, Int32) -> Bool) {
         guard isTied(a) else { return }
-        let kept = ties[tieHead...].filter { $0.a != a && $0.b != a }
+        rebuild(from: ties.filter { $0.a != a && $0.b != a }, earlier: earlier)
+    }
+
+    private mutating func rebuild(from kept: [Tie], earlier: (Int32, Int32) -> Bool) {
         for i in parent.indices { parent[i] = -1 }
         components.removeAll(keepingCapacity: true)
-        ties = Array(kept)
-        tieHead = 0
+        ties = kept
         for t in ties { link(t.a, t.b, ts: t.ts, amount: t.amount, earlier: earlier) }
     }
 

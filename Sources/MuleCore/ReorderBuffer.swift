@@ -84,13 +84,4 @@ struct ReorderBuffer: Sendable {
         }
         return top
     }
-
-    /// Lowest source offset still held for `partition` (not yet applied), if any.
-    func lowestOffset(partition: Int32) -> Int64? {
-        var best: Int64?
-        for p in heap where p.partition == partition {
-            if best == nil || p.offset < best! { best = p.offset }
-        }
-        return best
-    }
 }
