@@ -1,5 +1,6 @@
 import Testing
 @testable import MuleCore
+import MuleTesting
 
 // MARK: Helpers
 
@@ -766,17 +767,6 @@ struct SyntaxTests {
 
 // MARK: Robustness
 
-/// SplitMix64: a tiny seeded generator so robustness runs are reproducible.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("Event decoder: robustness")
 struct RobustnessTests {
@@ -791,7 +781,7 @@ struct RobustnessTests {
     }
 
     @Test func randomBytesNeverCrash() {
-        var rng = SplitMix64(state: 0x5EED)
+        var rng = SeededRandom(state: 0x5EED)
         let alphabet = Array(#"{}[]:,"\ ubnrtfl0123456789.-+eE"#.utf8) + [0x80, 0xC3, 0xA9, 0xF0, 0xFF, 0x0A]
         for round in 0..<10_000 {
             let n = Int.random(in: 0...200, using: &rng)
@@ -804,7 +794,7 @@ struct RobustnessTests {
     }
 
     @Test func mutatedEventsNeverCrash() {
-        var rng = SplitMix64(state: 42)
+        var rng = SeededRandom(state: 42)
         let base = Array((contractExample + "\n").utf8)
         let interesting = Array(#"{}[]:,"\0123456789.-eEtfnu "#.utf8) + [0x80, 0xC3, 0xE2, 0xF0, 0xFF, 0x00, 0x1F]
         var decodedCount = 0
@@ -855,7 +845,7 @@ struct MoneyTextTests {
     }
 
     @Test func descriptionRoundTrips() {
-        var rng = SplitMix64(state: 7)
+        var rng = SeededRandom(state: 7)
         for _ in 0..<5_000 {
             let units = Int64.random(in: 0...Money.maxEventAmount.units, using: &rng)
             let money = Money(units: units)

@@ -3,17 +3,6 @@ import MuleTesting
 import PropertyBased
 import Testing
 
-/// Small, fast, seedable generator so one 64-bit seed (from PropertyBased) names a whole stream.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// One generated stream: rules, lateness, and the transfers with their arrival order for the
 /// core (shuffled within the lateness) and for the reference (in event-time order, late and
@@ -55,9 +44,9 @@ private let t0: Int64 = 1_764_000_000_000
 
 /// Builds random streams and random rules from one seed.
 struct StreamGenerator {
-    private var rng: SplitMix
+    private var rng: SeededRandom
 
-    init(seed: UInt64) { rng = SplitMix(state: seed) }
+    init(seed: UInt64) { rng = SeededRandom(state: seed) }
 
     mutating func int(_ r: ClosedRange<Int>) -> Int { Int.random(in: r, using: &rng) }
     mutating func int64(_ r: ClosedRange<Int64>) -> Int64 { Int64.random(in: r, using: &rng) }
