@@ -36,7 +36,7 @@ let package = Package(
         .target(
             name: "MuleEngine",
             dependencies: [
-                "MuleCore", "MuleRules", "MuleKafka",
+                "MuleCore", "MuleRules", "MuleKafka", "Yams",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -113,21 +113,22 @@ public func formatRFC3339(millis: Int64) -> String {
     return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(sod / 3600, 2)):\(pad(sod / 60 % 60, 2)):\(pad(sod % 60, 2)).\(pad(ms, 3))Z"
 }
 
-/// Minimal JSON text builder for alert output.
-struct JSONWriter {
-    var bytes: [UInt8] = []
+/// Minimal JSON text builder for alert output (and, within the package, JSON log lines and the
+/// double-quoted YAML scalars of `--print-config`).
+package struct JSONWriter {
+    package var bytes: [UInt8] = []
 
-    init() { bytes.reserveCapacity(512) }
+    package init() { bytes.reserveCapacity(512) }
 
-    mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    package mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
 
-    mutating func key(_ k: String, first: Bool = false) {
+    package mutating func key(_ k: String, first: Bool = false) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         string(k)
         bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func string(_ s: String) {
+    package mutating func string(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
         for b in s.utf8 {
             switch b {

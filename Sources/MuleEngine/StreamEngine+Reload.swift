@@ -88,10 +88,14 @@ extension StreamEngine {
             case .set(let s):
                 topicSnoozes.set(s)
                 logger.debug("snooze set", metadata: ["account": "\(s.account)", "rule": "\(s.ruleId ?? "*")",
-                                                      "until": "\(formatRFC3339(millis: s.untilMillis))", "reason": "\(s.reason)"])
+                                                      "until": "\(formatRFC3339(millis: s.untilMillis))", "reason": "\(s.reason)",
+                                                      "topic": "\(config.snoozeTopic ?? "")", "partition": "\(message.partition)",
+                                                      "offset": "\(message.offset)"])
             case .lift(let account, let ruleId):
                 topicSnoozes.remove(account: account, ruleId: ruleId)
-                logger.debug("snooze lifted", metadata: ["account": "\(account)", "rule": "\(ruleId ?? "*")"])
+                logger.debug("snooze lifted", metadata: ["account": "\(account)", "rule": "\(ruleId ?? "*")",
+                                                         "topic": "\(config.snoozeTopic ?? "")", "partition": "\(message.partition)",
+                                                         "offset": "\(message.offset)"])
             }
             counters.snoozeRecords += 1
         } catch {

@@ -250,7 +250,7 @@ public final class StreamEngine {
             let outcome = detector.ingest(transfer, in: value, position: SourcePosition(partition: partition, offset: offset))
             if case .late(let behind) = outcome {
                 deadLetter(value: value, key: message.key, partition: partition, offset: offset,
-                           reason: "late: \(behind) ms behind the watermark")
+                           reason: "late: \(behind) ms behind the watermark", transferId: transfer.id)
             }
         } catch {
             counters.decodeFailures[error.code, default: 0] += 1
@@ -259,9 +259,11 @@ public final class StreamEngine {
     }
 
     private func deadLetter(value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?, partition: Int32,
-                            offset: Int64, reason: String) {
+                            offset: Int64, reason: String, transferId: ByteSpan? = nil) {
         counters.deadLettered &+= 1
-        logger.debug("dead-lettered event", metadata: ["partition": "\(partition)", "offset": "\(offset)", "reason": "\(reason)"])
+        // (Metadata is built only when debug logging is on: it is an autoclosure.)
+        logger.debug("dead-lettered event", metadata: eventMetadata(partition: partition, offset: offset, value: value, transferId: transferId)
+            .merging(["reason": "\(reason)"]) { a, _ in a })
         let headers: [(String, [UInt8])] = [
             ("reason", Array(reason.utf8)),
             ("source.topic", Array(config.inputTopic.utf8)),
@@ -273,7 +275,8 @@ public final class StreamEngine {
         } catch {
             // Not committing past this event is handled by the delivery check at commit time;
             // an enqueue failure here is recorded the same way.
-            logger.error("dead-letter enqueue failed", metadata: ["error": "\(error)"])
+            logger.error("dead-letter enqueue failed", metadata: eventMetadata(partition: partition, offset: offset, value: value, transferId: transferId)
+                .merging(["error": "\(error)"]) { a, _ in a })
             pendingFailure = "\(error)"
         }
     }
@@ -288,20 +291,18 @@ public final class StreamEngine {
             // Judged by the alert's event time, exactly as `backtest --snoozes` does.
             if let snooze = fileSnoozes.snooze(for: alert) ?? topicSnoozes.snooze(for: alert) {
                 counters.snoozedHits += 1
-                logger.debug("snoozed hit not published", metadata: [
-                    "alert_id": "\(alert.alertId)", "account": "\(alert.account)", "rule": "\(alert.ruleId)@\(alert.ruleVersion)",
+                logger.debug("snoozed hit not published", metadata: Self.alertMetadata(alert).merging([
                     "until": "\(formatRFC3339(millis: snooze.untilMillis))", "reason": "\(snooze.reason)",
-                ])
+                ]) { a, _ in a })
                 continue
             }
             let value = AlertEncoder.encode(alert, emittedAtMillis: now)
             let topic = alert.mode == .shadow ? config.shadowTopic : config.outputTopic
             try producer.send(topic: topic, key: Array(alert.account.utf8), value: value, headers: [])
             if alert.mode == .shadow { counters.shadowAlertsPublished += 1 } else { counters.alertsPublished += 1 }
-            logger.info("alert", metadata: [
-                "alert_id": "\(alert.alertId)", "account": "\(alert.account)", "rule": "\(alert.ruleId)@\(alert.ruleVersion)",
-                "score": "\(AlertEncoder.formatRatio(alert.score))", "mode": "\(alert.mode.name)",
-            ])
+            logger.info("alert", metadata: Self.alertMetadata(alert).merging([
+                "score": "\(AlertEncoder.formatRatio(alert.score))", "mode": "\(alert.mode.name)", "topic": "\(topic)",
+            ]) { a, _ in a })
             onAlert?(alert)
         }
     }
@@ -368,6 +369,27 @@ public final class StreamEngine {
             partitionLastInput.removeValue(forKey: p.partition)
             detector.releaseWatermarkHold(partition: p.partition)
         }
+    }
+}
+
+/// The ids every log line about an event or an alert carries, so one `grep` (or one query in a
+/// log store) finds everything about it.
+extension StreamEngine {
+    /// `topic`, `partition`, `offset` of an input event, and its `transfer_id` once decoded.
+    func eventMetadata(partition: Int32, offset: Int64, value: UnsafeRawBufferPointer, transferId: ByteSpan?) -> Logger.Metadata {
+        var m: Logger.Metadata = ["topic": "\(config.inputTopic)", "partition": "\(partition)", "offset": "\(offset)"]
+        if let span = transferId, !span.isEmpty {
+            m["transfer_id"] = "\(String(decoding: span.bytes(in: value), as: UTF8.self))"
+        }
+        return m
+    }
+
+    /// `alert_id`, `account`, `rule` (`id@version`), `severity` and `event_ts` of an alert.
+    static func alertMetadata(_ alert: Alert) -> Logger.Metadata {
+        [
+            "alert_id": "\(alert.alertId)", "account": "\(alert.account)", "rule": "\(alert.ruleId)@\(alert.ruleVersion)",
+            "severity": "\(alert.severity.name)", "event_ts": "\(alert.eventTs)",
+        ]
     }
 }
 

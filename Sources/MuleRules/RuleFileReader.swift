@@ -427,7 +427,7 @@ struct RuleFileReader {
             report(node, path, "must be a single value, got \(kind(of: node))")
             return nil
         }
-        if scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
+        if YAMLNodeText.isEmptyValue(scalar) {
             if allowEmpty { return "" }
             report(node, path, "has no value")
             return nil
@@ -494,12 +494,6 @@ struct RuleFileReader {
     }
 
     private func kind(of node: Node) -> String {
-        switch node {
-        case .mapping: "a mapping"
-        case .sequence: "a list"
-        case .scalar(let s) where s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string): "an empty value"
-        case .scalar(let s): "`\(RuleValues.shown(s.string))`"
-        case .alias: "an alias"
-        }
+        YAMLNodeText.describe(node)
     }
 }

@@ -79,21 +79,7 @@ public enum RuleLoader {
     // MARK: Internals
 
     static func parseWithIDMark(yaml: String, file: String) throws(RuleLoadFailure) -> (rule: Rule, idMark: Mark?) {
-        let size = yaml.utf8.count
-        guard size <= maxFileBytes else {
-            throw RuleLoadFailure(errors: [tooLarge(file, size)])
-        }
-        if let problem = YAMLSafetyScan.firstProblem(in: yaml) {
-            throw RuleLoadFailure(errors: [RuleFileError(file: file, line: problem.line, column: problem.column, field: problem.field, message: problem.message)])
-        }
-        let root: Node?
-        do {
-            root = try Parser(yaml: yaml, resolver: .basic, constructor: .default, encoding: .utf8).singleRoot()
-        } catch {
-            // The safety scan has already rejected what libyaml would; this is a backstop.
-            throw RuleLoadFailure(errors: [RuleFileError(file: file, line: 0, column: 0, field: "", message: "invalid YAML: \(error)")])
-        }
-        guard let root else {
+        guard let root = try composeYAML(yaml, file: file) else {
             throw RuleLoadFailure(errors: [RuleFileError(file: file, line: 1, column: 1, field: "", message: "the file is empty; a rule file needs at least id, version, severity, window and conditions")])
         }
         var reader = RuleFileReader(file: file)
@@ -103,13 +89,36 @@ public enum RuleLoader {
         return result
     }
 
+    /// The node tree of one YAML document, after the size limit and the safety scan (no anchors,
+    /// aliases, tags, duplicate keys or deep nesting); nil for an empty document. Shared with
+    /// the engine's configuration file, so both report problems the same way.
+    package static func composeYAML(_ yaml: String, file: String) throws(RuleLoadFailure) -> Node? {
+        let size = yaml.utf8.count
+        guard size <= maxFileBytes else {
+            throw RuleLoadFailure(errors: [tooLarge(file, size)])
+        }
+        if let problem = YAMLSafetyScan.firstProblem(in: yaml) {
+            throw RuleLoadFailure(errors: [RuleFileError(file: file, line: problem.line, column: problem.column, field: problem.field, message: problem.message)])
+        }
+        do {
+            return try Parser(yaml: yaml, resolver: .basic, constructor: .default, encoding: .utf8).singleRoot()
+        } catch {
+            // The safety scan has already rejected what libyaml would; this is a backstop.
+            throw RuleLoadFailure(errors: [RuleFileError(file: file, line: 0, column: 0, field: "", message: "invalid YAML: \(error)")])
+        }
+    }
+
     static func readFile(_ file: String) throws(RuleLoadFailure) -> (rule: Rule, idMark: Mark?) {
+        try parseWithIDMark(yaml: readText(file), file: file)
+    }
+
+    /// A YAML file's text: at most `maxFileBytes` (a device or pipe is not read to its end) and
+    /// valid UTF-8, or an error locating the first bad byte.
+    package static func readText(_ file: String) throws(RuleLoadFailure) -> String {
         guard let handle = FileHandle(forReadingAtPath: file) else {
             throw RuleLoadFailure(errors: [wholeFile(file, "cannot open the file for reading")])
         }
         defer { try? handle.close() }
-        // Read at most one byte past the limit, so a huge or endless file (a device, a pipe)
-        // is rejected without reading it all.
         let data: Data
         do {
             data = try handle.read(upToCount: maxFileBytes + 1) ?? Data()
@@ -129,7 +138,7 @@ public enum RuleLoader {
                 message: "the file is not valid UTF-8 text (byte 0x\(byte.count == 1 ? "0" + byte : byte)); save it as UTF-8"
             )])
         }
-        return try parseWithIDMark(yaml: text, file: file)
+        return text
     }
 
     static func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int? {

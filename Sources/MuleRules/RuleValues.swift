@@ -2,22 +2,22 @@ import MuleCore
 
 /// Why one scalar value in a rule file is not acceptable, in words (the field path and
 /// location are added by the caller).
-struct ValueProblem: Error, Equatable {
-    var message: String
-    init(_ message: String) { self.message = message }
+package struct ValueProblem: Error, Equatable {
+    package var message: String
+    package init(_ message: String) { self.message = message }
 }
 
 /// Parsing of the scalar kinds rule files use: durations, counts, amounts and plain numbers.
 /// Each accepts only the spellings the rule-file format documents, so a typo is an error
 /// rather than a silently different threshold.
-enum RuleValues {
+package enum RuleValues {
     static let day: Int64 = 86_400_000
     /// Largest count a rule may compare against; more is a typo, not a threshold.
     static let maxCount: Int64 = 1_000_000_000
 
     /// `500ms`, `90s`, `15m`, `2h`, `1d` → milliseconds. Rejects bare numbers (with the list of
     /// units), other spellings, and values that overflow.
-    static func durationMillis(_ text: String) throws(ValueProblem) -> Int64 {
+    package static func durationMillis(_ text: String) throws(ValueProblem) -> Int64 {
         switch DurationText.parse(text) {
         case .success(let millis):
             return millis
@@ -36,7 +36,7 @@ enum RuleValues {
     }
 
     /// A non-negative whole number written as a plain YAML integer.
-    static func count(_ text: String) throws(ValueProblem) -> Int64 {
+    package static func count(_ text: String) throws(ValueProblem) -> Int64 {
         var body = Substring(text)
         let negative = body.first == "-"
         if body.first == "-" || body.first == "+" { body = body.dropFirst() }
@@ -116,7 +116,7 @@ enum RuleValues {
     }
 
     /// A value quoted back in a message, cut short so a hostile file cannot flood the output.
-    static func shown(_ text: String) -> String {
+    package static func shown(_ text: String) -> String {
         text.count > 40 ? String(text.prefix(40)) + "…" : text
     }
 }

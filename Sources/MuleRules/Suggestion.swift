@@ -1,8 +1,8 @@
 /// "Did you mean …?" for misspelt keys and names.
-enum Suggestion {
+package enum Suggestion {
     /// The known word closest to `word` within edit distance 2 (ties go to the earlier word in
     /// `known`); failing that, a known word `word` abbreviates (`pass_thru` → `pass_through`).
-    static func closest(to word: String, in known: [String]) -> String? {
+    package static func closest(to word: String, in known: [String]) -> String? {
         // Long hostile keys would make the distance table large for no useful suggestion.
         guard word.count <= 64 else { return nil }
         let typed = Array(word.unicodeScalars)

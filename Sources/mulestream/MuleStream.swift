@@ -12,7 +12,7 @@ struct MuleStream: ParsableCommand {
         discussion: """
         Exit status: 0 success, 1 runtime failure, 2 usage or validation error (with a one-line reason on stderr).
         """,
-        subcommands: [Demo.self, Run.self, DevBroker.self, Simulate.self, Backtest.self, Sweep.self, Report.self, Gangs.self, Rules.self]
+        subcommands: [Demo.self, Run.self, DevBroker.self, Simulate.self, Backtest.self, Sweep.self, Report.self, Gangs.self, Rules.self, Config.self]
     )
 
     /// Parses and runs, mapping errors to the contract's exit codes (ArgumentParser's own usage

@@ -7,46 +7,56 @@ import MuleEngine
 import MuleKafka
 import MuleRules
 
-/// Detector tuning flags shared by `run`, `backtest` and `demo`.
+/// Detector tuning flags shared by `run`, `backtest`, `sweep`, `report`, `gangs` and `rules diff`.
+/// Their defaults, checks and config-file keys come from `SettingSpec.all` (MuleEngine).
 struct DetectorOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("How late (event time) an event may arrive and still be applied in order, e.g. 5s, 2m.", valueName: "duration"))
-    var allowedLateness: String = "5s"
+    @Option(help: .setting("detector.allowed_lateness")) var allowedLateness: String?
+    @Option(help: .setting("detector.late_policy")) var latePolicy: String?
+    @Option(help: .setting("detector.dedup_horizon")) var dedupHorizon: String?
+    @Option(help: .setting("detector.max_accounts")) var maxAccounts: String?
+    @Option(help: .setting("detector.max_legs_per_account")) var maxLegsPerAccount: String?
+    @Option(help: .setting("detector.hop_window")) var hopWindow: String?
+    @Option(help: .setting("detector.gang_horizon")) var gangHorizon: String?
 
-    @Option(help: ArgumentHelp("Events later than that: drop (dead-letter with reason `late`) or process (apply out of order).", valueName: "drop|process"))
-    var latePolicy: String = "drop"
+    /// The flags given, by flag name.
+    var flagValues: [String: String?] {
+        [
+            "allowed-lateness": allowedLateness, "late-policy": latePolicy, "dedup-horizon": dedupHorizon,
+            "max-accounts": maxAccounts, "max-legs-per-account": maxLegsPerAccount, "hop-window": hopWindow,
+            "gang-horizon": gangHorizon,
+        ]
+    }
 
-    @Option(help: ArgumentHelp("How long a transfer id is remembered to drop repeats.", valueName: "duration"))
-    var dedupHorizon: String = "24h"
-
-    @Option(help: "Most accounts tracked at once; the least recently active is evicted beyond it.")
-    var maxAccounts: Int = 10_000_000
-
-    @Option(help: "Most legs (credits + debits) kept per account; the oldest is evicted beyond it.")
-    var maxLegsPerAccount: Int = 1024
-
-    @Option(help: ArgumentHelp("A transfer is a hop when it passes on money received within this window (chains).", valueName: "duration"))
-    var hopWindow: String = "30m"
-
-    @Option(help: ArgumentHelp("How long a tie between gang members lasts.", valueName: "duration"))
-    var gangHorizon: String = "7d"
-
+    /// The core's tuning from these flags and the defaults (replaying verbs read no
+    /// configuration file or environment: a replay depends only on its command line).
     func detectorConfig() throws -> DetectorConfig {
-        var c = DetectorConfig()
-        c.allowedLatenessMillis = try parseDurationFlag(allowedLateness, flag: "--allowed-lateness", allowZero: true)
-        guard let policy = LatePolicy(rawValue: latePolicy) else {
-            throw CLIFailure.usage("--late-policy must be drop or process, got `\(latePolicy)`")
+        let (layer, problems) = SettingsLayer.flags(flagValues.compactMapValues { $0 })
+        guard problems.isEmpty else { throw CLIFailure.usage(problems.map(\.description).joined(separator: "\n")) }
+        do {
+            return try RunSettings.resolve(flags: layer).detectorConfig()
+        } catch {
+            throw CLIFailure.usage(error.description)
         }
-        c.latePolicy = policy
-        c.dedupHorizonMillis = try parseDurationFlag(dedupHorizon, flag: "--dedup-horizon", allowZero: true)
-        guard maxAccounts >= 1 else { throw CLIFailure.usage("--max-accounts must be at least 1") }
-        guard maxLegsPerAccount >= 2 else { throw CLIFailure.usage("--max-legs-per-account must be at least 2") }
-        c.maxAccounts = maxAccounts
-        c.maxLegsPerAccount = maxLegsPerAccount
-        c.chains.hopWindowMillis = try parseDurationFlag(hopWindow, flag: "--hop-window")
-        c.chains.gangHorizonMillis = try parseDurationFlag(gangHorizon, flag: "--gang-horizon")
-        // Hops are remembered for eight hop windows, enough to walk a chain several layers deep.
-        c.chains.hopMemoryMillis = c.chains.hopWindowMillis * 8
-        return c
+    }
+}
+
+extension ArgumentHelp {
+    /// The help of a setting from `SettingSpec.all`: its sentence and default.
+    static func setting(_ key: String) -> ArgumentHelp {
+        guard let spec = SettingSpec.named(key) else { preconditionFailure("no setting \(key)") }
+        var text = spec.help
+        if let d = spec.defaultText, spec.kind != .flag { text += " (default: \(d))" }
+        return ArgumentHelp(text, valueName: spec.kind.valueName)
+    }
+
+    /// A `run` setting's help, naming also its environment variable and config-file key.
+    static func runSetting(_ key: String) -> ArgumentHelp {
+        guard let spec = SettingSpec.named(key) else { preconditionFailure("no setting \(key)") }
+        var help = setting(key)
+        help.abstract += spec.kind == .properties
+            ? " [env \(SettingSpec.kafkaPropertyPrefix)<PROPERTY>; config \(key)]"
+            : " [env \(spec.environmentName); config \(key)]"
+        return help
     }
 }
 
@@ -97,14 +107,21 @@ func loadRules(_ path: String) throws -> [Rule] {
     }
 }
 
-func makeLogger(_ label: String, level: String) throws -> Logger {
+/// A logger on stderr: human-readable (`text`) or one JSON object per line (`json`).
+func makeLogger(_ label: String, level: String, format: String = "text") throws -> Logger {
     guard let lvl = Logger.Level(rawValue: level) else {
         throw CLIFailure.usage("--log-level must be one of trace, debug, info, notice, warning, error, critical")
     }
-    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    var logger: Logger
+    switch format {
+    case "text": logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    case "json": logger = Logger(label: label) { JSONLogHandler(label: $0) }
+    default: throw CLIFailure.usage("--log-format must be text or json, got `\(format)`")
+    }
     logger.logLevel = lvl
     return logger
 }
+
 
 extension MuleStream {
     struct Run: ParsableCommand {
@@ -121,129 +138,117 @@ extension MuleStream {
             that does not validate is refused (logged with file:line:col) and the old rules keep running. \
             Alerts of rules in `mode: shadow` go to --shadow-output, never to --output. Snoozed hits \
             (--snoozes, --snooze-topic) are counted, not published.
-            Any librdkafka property passes through with -X key=value or --kafka-config FILE (security: \
-            -X security.protocol=SASL_SSL -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=… -X sasl.password=…); \
-            secret values are never printed.
+
+            Configuration: every setting can come from a YAML file (--config FILE or MULESTREAM_CONFIG), from an \
+            environment variable MULESTREAM_<FLAG> (--allowed-lateness → MULESTREAM_ALLOWED_LATENESS; empty = not \
+            set), or from its flag; defaults < file < environment < flags. librdkafka properties: -X key=value, \
+            --kafka-config FILE, `kafka.properties` in the file, or MULESTREAM_KAFKA_<PROPERTY> \
+            (MULESTREAM_KAFKA_SASL_PASSWORD → sasl.password). --print-config shows the merged result, where each \
+            value came from, and redacts secrets; `mulestream config check FILE` validates a file.
+
+            Examples:
+              mulestream run --brokers kafka-1:9092 --input payments --output mule-alerts --rules Rules/
+              MULESTREAM_KAFKA_SASL_PASSWORD=… mulestream run --config /etc/mulestream/mulestream.yaml --log-format json
+              mulestream run --config mulestream.yaml --group canary --print-config
             """
         )
 
-        @Option(help: ArgumentHelp("Kafka bootstrap servers.", valueName: "host:port[,host:port]"))
-        var brokers: String
+        @Option(help: ArgumentHelp("YAML configuration file (see `mulestream config check`). [env MULESTREAM_CONFIG]", valueName: "file"))
+        var config: String?
 
-        @Option(help: ArgumentHelp("Input topic of payment events.", valueName: "topic"))
-        var input: String
+        @Option(help: .runSetting("kafka.brokers")) var brokers: String?
+        @Option(help: .runSetting("topics.input")) var input: String?
+        @Option(help: .runSetting("topics.output")) var output: String?
+        @Option(help: .runSetting("rules.path")) var rules: String?
+        @Option(help: .runSetting("kafka.group")) var group: String?
+        @Option(help: .runSetting("topics.dead_letter")) var deadLetter: String?
+        @Option(help: .runSetting("topics.shadow_output")) var shadowOutput: String?
+        @Option(help: .runSetting("rules.snoozes")) var snoozes: String?
+        @Option(help: .runSetting("topics.snooze_topic")) var snoozeTopic: String?
+        @Option(help: .runSetting("rules.check_interval")) var ruleCheckInterval: String?
+        @Option(help: .runSetting("http.address")) var http: String?
+        @Option(help: .runSetting("engine.exit_when_idle")) var exitWhenIdle: String?
+        @Option(help: .runSetting("engine.commit_interval")) var commitInterval: String?
+        @Option(help: .runSetting("engine.idle_flush")) var idleFlush: String?
+        @Option(help: .runSetting("engine.partition_idle")) var partitionIdle: String?
+        @Option(help: .runSetting("log.level")) var logLevel: String?
+        @Option(help: .runSetting("log.format")) var logFormat: String?
+        @Flag(inversion: .prefixedNo, help: .runSetting("topics.create")) var createTopics: Bool?
+        @Option(help: .runSetting("topics.partitions")) var topicPartitions: String?
+        @Option(help: .runSetting("topics.replication_factor")) var replicationFactor: String?
 
-        @Option(help: ArgumentHelp("Output topic for alerts.", valueName: "topic"))
-        var output: String
-
-        @Option(help: ArgumentHelp("Rule file or folder of rule files.", valueName: "path"))
-        var rules: String
-
-        @Option(help: ArgumentHelp("Consumer group id.", valueName: "id"))
-        var group: String = "mulestream"
-
-        @Option(help: ArgumentHelp("Dead-letter topic (default: <input>.dlq).", valueName: "topic"))
-        var deadLetter: String?
-
-        @Option(help: ArgumentHelp("Topic for alerts of rules in `mode: shadow` (default: <output>.shadow).", valueName: "topic"))
-        var shadowOutput: String?
-
-        @Option(help: ArgumentHelp("Snooze file (account,rule,until,reason), reloaded with the rules: snoozed hits are counted, not published.", valueName: "file"))
-        var snoozes: String?
-
-        @Option(help: ArgumentHelp("Compacted snooze topic: key account|rule, value {\"account\",\"rule\",\"until\",\"reason\"} JSON, empty value lifts the snooze. Read to its end before any input, then followed.", valueName: "topic"))
-        var snoozeTopic: String?
-
-        @Option(help: ArgumentHelp("How often the rule files and snooze file are checked for changes (0s = only on SIGHUP).", valueName: "duration"))
-        var ruleCheckInterval: String = "1s"
-
-        @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz and the live view (not yet available in this build).", valueName: "host:port"))
-        var http: String?
-
-        @Option(help: ArgumentHelp("Stop after the input has been idle this long and everything is processed (scripts, tests).", valueName: "duration"))
-        var exitWhenIdle: String?
-
-        @Option(help: ArgumentHelp("How often processed offsets are committed.", valueName: "duration"))
-        var commitInterval: String = "1s"
-
-        @Option(help: ArgumentHelp("Apply buffered events after the input has been quiet this long (0s = never).", valueName: "duration"))
-        var idleFlush: String = "2s"
-
-        @Option(help: ArgumentHelp("An input partition silent this long stops holding event time back (0s = never).", valueName: "duration"))
-        var partitionIdle: String = "10s"
-
-        @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-        var logLevel: String = "info"
-
-        @Flag(help: "Create the output, shadow and dead-letter topics (and the snooze topic, compacted) first if they do not exist (Kafka Admin API).")
-        var createTopics = false
-
-        @Option(help: "Partitions for topics created by --create-topics.")
-        var topicPartitions: Int32 = 6
-
-        @Option(help: "Replication factor for topics created by --create-topics.")
-        var replicationFactor: Int16 = 3
-
-        @Flag(help: "Print the effective configuration (secrets redacted) and exit.")
+        @Flag(help: "Print the effective configuration as YAML (each value with its source, secrets redacted) and exit.")
         var printConfig = false
 
         @OptionGroup var kafka: KafkaOptions
         @OptionGroup var detector: DetectorOptions
 
-        func run() throws {
-            if http != nil {
-                throw CLIFailure.usage("--http is not available in this build yet (metrics endpoint: see README, Operations)")
+        /// Every setting flag given, by flag name (one entry per `SettingSpec` flag).
+        var flagValues: [String: String?] {
+            [
+                "brokers": brokers, "input": input, "output": output, "rules": rules, "group": group,
+                "dead-letter": deadLetter, "shadow-output": shadowOutput, "snoozes": snoozes, "snooze-topic": snoozeTopic,
+                "rule-check-interval": ruleCheckInterval, "http": http, "exit-when-idle": exitWhenIdle,
+                "commit-interval": commitInterval, "idle-flush": idleFlush, "partition-idle": partitionIdle,
+                "log-level": logLevel, "log-format": logFormat, "create-topics": createTopics.map { $0 ? "true" : "false" },
+                "topic-partitions": topicPartitions, "replication-factor": replicationFactor,
+                "kafka-config": kafka.kafkaConfigFile,
+            ].merging(detector.flagValues) { a, _ in a }
+        }
+
+        /// Defaults < config file < environment < flags, read once here: nothing reads the
+        /// environment later. Every problem of every source is reported at once (usage error).
+        func settings(environment: [String: String]) throws -> (RunSettings, warnings: [String]) {
+            var problems: [RuleFileError] = []
+            var file: SettingsLayer?
+            let env = environment[SettingSpec.configFileEnvironment].flatMap { $0.isEmpty ? nil : $0 }
+            if let path = config ?? env {
+                do { file = try SettingsFile.load(path: path) } catch { problems += error.errors }
             }
-            var kc = KafkaConfig()
-            kc.set("bootstrap.servers", brokers)
-            kc.set("group.id", group)
-            // A new group starts at the beginning of the topic: nothing is skipped silently.
-            kc.set("auto.offset.reset", "earliest")
-            try kafka.apply(to: &kc)
-            var config = EngineConfig(kafka: kc, inputTopic: input, outputTopic: output, deadLetterTopic: deadLetter,
-                                      shadowTopic: shadowOutput)
-            config.rulesPath = rules
-            config.snoozeFile = snoozes
-            config.snoozeTopic = snoozeTopic
-            config.ruleCheckIntervalMillis = try parseDurationFlag(ruleCheckInterval, flag: "--rule-check-interval", allowZero: true)
-            config.detector = try detector.detectorConfig()
-            config.commitIntervalMillis = try parseDurationFlag(commitInterval, flag: "--commit-interval")
-            config.idleFlushMillis = try parseDurationFlag(idleFlush, flag: "--idle-flush", allowZero: true)
-            config.partitionIdleMillis = try parseDurationFlag(partitionIdle, flag: "--partition-idle", allowZero: true)
-            if let e = exitWhenIdle { config.exitWhenIdleMillis = try parseDurationFlag(e, flag: "--exit-when-idle") }
-            let problems = config.problems()
-            guard problems.isEmpty else { throw CLIFailure.usage(problems.joined(separator: "; ")) }
-            let ruleSet = try loadRules(rules)
+            let (envLayer, envProblems, warnings) = SettingsLayer.environment(environment)
+            let (flagLayer, flagProblems) = SettingsLayer.flags(flagValues.compactMapValues { $0 }, properties: kafka.properties)
+            problems += envProblems + flagProblems
+            guard problems.isEmpty else { throw CLIFailure.usage(problems.map(\.description).joined(separator: "\n")) }
+            do {
+                return (try RunSettings.resolve(file: file, environment: envLayer, flags: flagLayer), warnings)
+            } catch {
+                throw CLIFailure.usage(error.description)
+            }
+        }
+
+        func run() throws {
+            let (settings, warnings) = try settings(environment: ProcessInfo.processInfo.environment)
+            if let address = settings.setting("http.address") {
+                throw CLIFailure.usage("--http is not available in this build yet (http.address \(address.value.text) from \(address.origin))")
+            }
+            var config: EngineConfig
+            do { config = try settings.engineConfig() } catch { throw CLIFailure.usage(error.description) }
+            let ruleSet = try loadRules(config.rulesPath ?? "")
             var snoozeList: [Snooze] = []
-            if let file = snoozes {
+            if let file = config.snoozeFile {
                 do { snoozeList = try SnoozeFile.load(path: file) } catch { throw CLIFailure.usage(error.description) }
             }
             if printConfig {
-                say("input=\(input)\noutput=\(output)\ndead_letter=\(config.deadLetterTopic)\nshadow=\(config.shadowTopic)\nrules=\(ruleSet.map(\.key).joined(separator: ","))")
-                if let file = snoozes { say("snoozes=\(file) (\(snoozeList.count))") }
-                if let topic = snoozeTopic { say("snooze_topic=\(topic)") }
-                for line in config.kafka.redactedDescription() { say("kafka.\(line)") }
+                for w in warnings { say("# warning: \(w)") }
+                say(settings.printedYAML())
+                say("# rules loaded: \(ruleSet.map(\.key).joined(separator: ", "))")
+                if let file = config.snoozeFile { say("# snoozes loaded: \(snoozeList.count) from \(file)") }
                 return
             }
-            let logger = try makeLogger("mulestream", level: logLevel)
-            if createTopics {
-                guard topicPartitions >= 1, replicationFactor >= 1 else {
-                    throw CLIFailure.usage("--topic-partitions and --replication-factor must be at least 1")
+            let format = settings.text("log.format") ?? "text"
+            let logger = try makeLogger("mulestream", level: settings.text("log.level") ?? "info", format: format)
+            if format == "json" {
+                // librdkafka's own log lines become JSON lines too (already scrubbed of secrets).
+                let kafkaLogger = Logger(label: "rdkafka") { JSONLogHandler(label: $0) }
+                config.kafka.logHandler = { record in
+                    kafkaLogger.log(level: record.level.loggerLevel, "\(record.message)",
+                                    metadata: ["facility": "\(record.facility)", "client": "\(record.client)"])
                 }
-                var topics = [output, config.shadowTopic, config.deadLetterTopic].map {
-                    KafkaAdmin.NewTopic(name: $0, partitions: topicPartitions, replicationFactor: replicationFactor)
-                }
-                if let topic = snoozeTopic {
-                    // A table of the latest snooze per account|rule: compaction keeps it small forever.
-                    topics.append(KafkaAdmin.NewTopic(name: topic, partitions: 1, replicationFactor: replicationFactor,
-                                                      configs: [("cleanup.policy", "compact")]))
-                }
-                do {
-                    try KafkaAdmin.createTopics(config: config.kafka, newTopics: topics, timeoutMillis: 30_000)
-                    logger.info("topics ready", metadata: ["topics": "\(topics.map(\.name).joined(separator: ","))"])
-                } catch {
-                    throw CLIFailure.runtime("cannot create topics: \(error)")
-                }
+            }
+            for w in warnings { logger.warning("\(w)") }
+            logger.info("configuration", metadata: settings.logMetadata())
+            if settings.flag("topics.create") {
+                try createTopics(config: config, settings: settings, logger: logger)
             }
             let stop = StopSignal()
             let reload = ReloadRequest()
@@ -256,6 +261,39 @@ extension MuleStream {
             } catch {
                 throw CLIFailure.runtime("\(error)")
             }
+        }
+
+        private func createTopics(config: EngineConfig, settings: RunSettings, logger: Logger) throws {
+            let partitions = Int32(settings.integer("topics.partitions") ?? 6)
+            let replication = Int16(settings.integer("topics.replication_factor") ?? 3)
+            var topics = [config.outputTopic, config.shadowTopic, config.deadLetterTopic].map {
+                KafkaAdmin.NewTopic(name: $0, partitions: partitions, replicationFactor: replication)
+            }
+            if let topic = config.snoozeTopic {
+                // A table of the latest snooze per account|rule: compaction keeps it small forever.
+                topics.append(KafkaAdmin.NewTopic(name: topic, partitions: 1, replicationFactor: replication,
+                                                  configs: [("cleanup.policy", "compact")]))
+            }
+            do {
+                try KafkaAdmin.createTopics(config: config.kafka, newTopics: topics, timeoutMillis: 30_000)
+                logger.info("topics ready", metadata: ["topics": "\(topics.map(\.name).joined(separator: ","))"])
+            } catch {
+                throw CLIFailure.runtime("cannot create topics: \(error)")
+            }
+        }
+    }
+}
+
+extension KafkaLogLevel {
+    /// The swift-log level of a librdkafka (syslog) level.
+    var loggerLevel: Logger.Level {
+        switch self {
+        case .emergency, .alert, .critical: .critical
+        case .error: .error
+        case .warning: .warning
+        case .notice: .notice
+        case .info: .info
+        case .debug: .debug
         }
     }
 }

@@ -1,0 +1,122 @@
+/// One setting of `mulestream run`: its key in the configuration file (`section.name`), its
+/// command-line flag, its environment variable, how its text is read, and its default.
+///
+/// The table `SettingSpec.all` is the single list of settings: the file reader, the
+/// environment reader, `--print-config`, `config check` and the CLI's help text all come from it.
+public struct SettingSpec: Sendable {
+    /// `section.name` in the configuration file, e.g. `detector.allowed_lateness`.
+    public let key: String
+    /// The long flag without dashes, e.g. `allowed-lateness` (`X` for the `-X` pass-through).
+    public let flag: String
+    public let kind: SettingKind
+    /// Text of the default value (read like any other source); nil = not set unless given.
+    public let defaultText: String?
+    /// One sentence for `--help` and the commented example configuration.
+    public let help: String
+
+    public init(_ key: String, flag: String, _ kind: SettingKind, default defaultText: String? = nil, help: String) {
+        self.key = key
+        self.flag = flag
+        self.kind = kind
+        self.defaultText = defaultText
+        self.help = help
+    }
+
+    /// The environment variable: `MULESTREAM_` and the flag in upper case with `_` for `-`
+    /// (`--allowed-lateness` → `MULESTREAM_ALLOWED_LATENESS`). librdkafka properties use
+    /// `kafkaPropertyPrefix` instead.
+    public var environmentName: String {
+        Self.environmentPrefix + flag.uppercased().replacing("-", with: "_")
+    }
+
+    /// `--allowed-lateness`, or `-X` for the pass-through.
+    public var flagName: String { flag.count == 1 ? "-" + flag : "--" + flag }
+
+    public var section: Substring { key.prefix { $0 != "." } }
+    public var name: Substring { key.drop { $0 != "." }.dropFirst() }
+
+    public static let environmentPrefix = "MULESTREAM_"
+    /// `MULESTREAM_KAFKA_SASL_PASSWORD=…` sets the librdkafka property `sasl.password`: the rest
+    /// of the name in lower case, with `.` for `_`.
+    public static let kafkaPropertyPrefix = "MULESTREAM_KAFKA_"
+    /// Names the configuration file; not a setting itself (it says where settings are).
+    public static let configFileEnvironment = "MULESTREAM_CONFIG"
+
+    public static func named(_ key: String) -> SettingSpec? { all.first { $0.key == key } }
+    public static func flagged(_ flag: String) -> SettingSpec? { all.first { $0.flag == flag } }
+
+    /// Every setting of `mulestream run`, in the order `--print-config` shows them.
+    /// Adding a flag to `run`: one line here, then `@Option(help: .setting("section.name"))` and
+    /// its entry in `Run.flagValues` in the CLI.
+    public static let all: [SettingSpec] = [
+        .init("kafka.brokers", flag: "brokers", .addresses, help: "Kafka bootstrap servers (host:port, comma-separated or a YAML list)."),
+        .init("kafka.group", flag: "group", .text, default: "mulestream", help: "Consumer group id."),
+        .init("kafka.config_file", flag: "kafka-config", .text, help: "librdkafka properties file (Java-properties format), applied before the other properties."),
+        .init("kafka.properties", flag: "X", .properties, help: "librdkafka properties passed through verbatim (-X key=value, repeatable; later wins)."),
+
+        .init("topics.input", flag: "input", .text, help: "Input topic of payment events."),
+        .init("topics.output", flag: "output", .text, help: "Output topic for alerts."),
+        .init("topics.dead_letter", flag: "dead-letter", .text, help: "Dead-letter topic (default: <input>.dlq)."),
+        .init("topics.shadow_output", flag: "shadow-output", .text, help: "Topic for alerts of rules in `mode: shadow` (default: <output>.shadow)."),
+        .init("topics.snooze_topic", flag: "snooze-topic", .text, help: "Compacted snooze topic: key account|rule, value {\"account\",\"rule\",\"until\",\"reason\"} JSON, empty value lifts the snooze. Read to its end before any input, then followed."),
+        .init("topics.create", flag: "create-topics", .flag, default: "false", help: "Create the output, shadow and dead-letter topics (and the snooze topic, compacted) first if they do not exist (Kafka Admin API)."),
+        .init("topics.partitions", flag: "topic-partitions", .integer(1...100_000), default: "6", help: "Partitions for topics created by --create-topics."),
+        .init("topics.replication_factor", flag: "replication-factor", .integer(1...32), default: "3", help: "Replication factor for topics created by --create-topics."),
+
+        .init("rules.path", flag: "rules", .text, help: "Rule file or folder of rule files."),
+        .init("rules.snoozes", flag: "snoozes", .text, help: "Snooze file (account,rule,until,reason), reloaded with the rules: snoozed hits are counted, not published."),
+        .init("rules.check_interval", flag: "rule-check-interval", .duration(allowZero: true), default: "1s", help: "How often the rule files and snooze file are checked for changes (0s = only on SIGHUP)."),
+
+        .init("detector.allowed_lateness", flag: "allowed-lateness", .duration(allowZero: true), default: "5s", help: "How late (event time) an event may arrive and still be applied in order."),
+        .init("detector.late_policy", flag: "late-policy", .choice(["drop", "process"]), default: "drop", help: "Events later than that: drop (dead-letter with reason `late`) or process (apply out of order)."),
+        .init("detector.dedup_horizon", flag: "dedup-horizon", .duration(allowZero: true), default: "24h", help: "How long a transfer id is remembered to drop repeats."),
+        .init("detector.max_accounts", flag: "max-accounts", .integer(1...1_000_000_000), default: "10000000", help: "Most accounts tracked at once; the least recently active is evicted beyond it."),
+        .init("detector.max_legs_per_account", flag: "max-legs-per-account", .integer(2...1_000_000), default: "1024", help: "Most legs (credits + debits) kept per account; the oldest is evicted beyond it."),
+        .init("detector.hop_window", flag: "hop-window", .duration(allowZero: false), default: "30m", help: "A transfer is a hop when it passes on money received within this window (chains)."),
+        .init("detector.gang_horizon", flag: "gang-horizon", .duration(allowZero: false), default: "7d", help: "How long a tie between gang members lasts."),
+
+        .init("engine.commit_interval", flag: "commit-interval", .duration(allowZero: false), default: "1s", help: "How often processed offsets are committed."),
+        .init("engine.idle_flush", flag: "idle-flush", .duration(allowZero: true), default: "2s", help: "Apply buffered events after the input has been quiet this long (0s = never)."),
+        .init("engine.partition_idle", flag: "partition-idle", .duration(allowZero: true), default: "10s", help: "An input partition silent this long stops holding event time back (0s = never)."),
+        .init("engine.exit_when_idle", flag: "exit-when-idle", .duration(allowZero: false), help: "Stop after the input has been idle this long and everything is processed (scripts, tests)."),
+
+        .init("log.level", flag: "log-level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", help: "Log level."),
+        .init("log.format", flag: "log-format", .choice(["text", "json"]), default: "text", help: "Log format on stderr: text (human-readable) or json (one JSON object per line: ts, level, label, message, metadata)."),
+
+        .init("http.address", flag: "http", .hostPort, help: "Serve /metrics, /healthz, /readyz and the live view on this address."),
+    ]
+}
+
+/// How a setting's text is read and checked (the same for the file, the environment and flags).
+public enum SettingKind: Sendable, Equatable {
+    /// Any non-empty text.
+    case text
+    /// `host:port` list: comma-separated text, or a YAML list in the file.
+    case addresses
+    /// One `host:port`, port 0–65535.
+    case hostPort
+    /// `500ms`, `90s`, `15m`, `2h`, `1d`.
+    case duration(allowZero: Bool)
+    /// A whole number within the range.
+    case integer(ClosedRange<Int64>)
+    /// One of the words.
+    case choice([String])
+    /// `true` or `false`.
+    case flag
+    /// librdkafka `key=value` properties, merged key by key across sources.
+    case properties
+
+    /// Placeholder for `--help`.
+    public var valueName: String {
+        switch self {
+        case .text: "text"
+        case .addresses: "host:port[,host:port]"
+        case .hostPort: "host:port"
+        case .duration: "duration"
+        case .integer: "n"
+        case .choice(let words): words.count <= 3 ? words.joined(separator: "|") : "level"
+        case .flag: "true|false"
+        case .properties: "key=value"
+        }
+    }
+}
