@@ -32,13 +32,17 @@ final class Child: @unchecked Sendable {
     let stdoutURL: URL
     let stderrURL: URL
 
-    init(_ executable: String, _ args: [String], dir: URL, name: String, stdin: Data? = nil) throws {
+    /// `environment` adds to (and overrides) this process's environment.
+    init(_ executable: String, _ args: [String], dir: URL, name: String, stdin: Data? = nil, environment: [String: String] = [:]) throws {
         stdoutURL = dir.appendingPathComponent("\(name).out")
         stderrURL = dir.appendingPathComponent("\(name).err")
         FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
         FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = args
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.currentDirectoryURL = Env.repoRoot
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
@@ -83,9 +87,10 @@ final class Child: @unchecked Sendable {
 }
 
 /// Runs a command to completion and returns (status, stdout, stderr).
-func runToEnd(_ executable: String, _ args: [String], stdin: Data? = nil, timeout: Double = 60) throws -> (Int32?, String, String) {
+func runToEnd(_ executable: String, _ args: [String], stdin: Data? = nil, timeout: Double = 60,
+              environment: [String: String] = [:]) throws -> (Int32?, String, String) {
     let dir = Env.tempDir()
-    let c = try Child(executable, args, dir: dir, name: "cmd", stdin: stdin)
+    let c = try Child(executable, args, dir: dir, name: "cmd", stdin: stdin, environment: environment)
     let status = c.wait(seconds: timeout)
     return (status, c.stdout, c.stderr)
 }

@@ -26,12 +26,14 @@ extension RunSettings {
     /// `kafka.group`, unless a property of the same name comes from the same or a stronger source.
     public func kafkaConfig() -> KafkaConfig {
         var kc = KafkaConfig()
+        var fromSettings: [(String, String)] = []
         for (property, key) in [("bootstrap.servers", "kafka.brokers"), ("group.id", "kafka.group")] {
             guard let s = setting(key) else { continue }
             if let p = properties.first(where: { $0.key == property }), p.origin.rank >= s.origin.rank { continue }
-            kc.set(property, s.value.text)
+            fromSettings.append((property, s.value.text))
         }
-        for p in properties { kc.set(p.key, p.value) }
+        for p in properties where !fromSettings.contains(where: { $0.0 == p.key }) { kc.set(p.key, p.value) }
+        for (property, value) in fromSettings { kc.set(property, value) }
         return kc
     }
 

@@ -14,6 +14,12 @@ public struct KafkaProperty: Sendable, Equatable {
     public var value: String
     public var origin: SettingOrigin
 
+    public init(key: String, value: String, origin: SettingOrigin) {
+        self.key = key
+        self.value = value
+        self.origin = origin
+    }
+
     /// The value, or `[redacted]` for secrets (`KafkaConfig.isSecret`).
     public var shownValue: String { KafkaConfig.isSecret(key) ? "[redacted]" : value }
 }
