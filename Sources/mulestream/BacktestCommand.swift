@@ -14,6 +14,10 @@ extension MuleStream {
             and per rule. With --labels, prints precision, recall and F1 of the flagged accounts overall and per rule, \
             and the detection delay of flagged mules (event time from a mule's first debit to its first alert: count, \
             median, p90, max in seconds). --json prints the summary as one JSON object.
+
+            Example:
+              mulestream backtest --events events.ndjson --rules Rules \\
+                --labels labels.csv --alerts-out alerts.ndjson
             """
         )
 

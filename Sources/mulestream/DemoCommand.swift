@@ -17,6 +17,9 @@ extension MuleStream {
             payments from many payers and forward ~98–99 % within minutes, and ordinary traffic including hard \
             negatives), runs the same engine as `mulestream run` against it, reads the alert topic back, and prints \
             the alerts and a scorecard.
+
+            Example (from the repository root, where ./Rules is):
+              mulestream demo --seed 7 --show 10
             """
         )
 

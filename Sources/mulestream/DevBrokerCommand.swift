@@ -12,6 +12,10 @@ extension MuleStream {
             everything in memory (a restart loses all topics), caps retention at about 5 MiB per partition and does \
             not implement real transactions. Prints its bootstrap address on stdout, writes it to --bootstrap-file if \
             asked, and serves until SIGTERM or SIGINT.
+
+            Example:
+              mulestream dev-broker --topic payments:4 --topic alerts:2 \\
+                --bootstrap-file /tmp/broker.txt
             """
         )
 

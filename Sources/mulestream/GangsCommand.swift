@@ -12,6 +12,9 @@ extension MuleStream {
             paying the same account (a shared sink) and by mule-style forwarders passing on the same payer's \
             money; ties fade after --gang-horizon. Prints each gang alive at the end of the replay: its id (the \
             `gang` field of alerts), members, size, the volume moved along its ties and its time span.
+
+            Example:
+              mulestream gangs --events events.ndjson --rules Rules --labels labels.csv
             """
         )
 

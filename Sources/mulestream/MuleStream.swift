@@ -11,6 +11,11 @@ struct MuleStream: ParsableCommand {
         abstract: "Real-time detection of running-points (跑分) money-mule accounts on a Kafka payment stream.",
         discussion: """
         Exit status: 0 success, 1 runtime failure, 2 usage or validation error (with a one-line reason on stderr).
+
+        Examples:
+          mulestream demo
+          mulestream run --config /etc/mulestream/mulestream.yaml
+          mulestream backtest --events events.ndjson --rules Rules --labels labels.csv
         """,
         subcommands: [Demo.self, Run.self, DevBroker.self, Simulate.self, Backtest.self, Sweep.self, Report.self, Gangs.self, Rules.self, Config.self]
     )

@@ -12,6 +12,10 @@ extension MuleStream {
             The page (inline CSS and SVG, nothing fetched) shows the run's facts, a precision–recall curve from \
             --sweep (or the replay's single operating point), alerts per rule over time, the detection-delay \
             histogram (with --labels), the top flagged accounts, and a drawing of each detected chain or gang.
+
+            Example:
+              mulestream report --events events.ndjson --rules Rules \\
+                --labels labels.csv --sweep sweep.json --out report.html
             """
         )
 

@@ -11,6 +11,9 @@ extension MuleStream.Rules {
             OLD and NEW are rule files or folders. Alerts are compared as (account, rule id) pairs — versions \
             differ between sets, so rules are matched by id; rules only in one set are listed. Prints summary counts \
             first, then the added and removed pairs with the event time of the pair's first alert.
+
+            Example:
+              mulestream rules diff Rules Rules.new --events events.ndjson
             """
         )
 

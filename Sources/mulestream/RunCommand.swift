@@ -46,7 +46,7 @@ extension ArgumentHelp {
         guard let spec = SettingSpec.named(key) else { preconditionFailure("no setting \(key)") }
         var text = spec.help
         if let d = spec.defaultText, spec.kind != .flag { text += " (default: \(d))" }
-        return ArgumentHelp(text, valueName: spec.kind.valueName)
+        return ArgumentHelp(text, valueName: spec.valueName)
     }
 
     /// A `run` setting's help, naming also its environment variable and config-file key.
@@ -147,9 +147,11 @@ extension MuleStream {
             value came from, and redacts secrets; `mulestream config check FILE` validates a file.
 
             Examples:
-              mulestream run --brokers kafka-1:9092 --input payments --output mule-alerts --rules Rules/
-              MULESTREAM_KAFKA_SASL_PASSWORD=… mulestream run --config /etc/mulestream/mulestream.yaml --log-format json
-              mulestream run --config mulestream.yaml --group canary --print-config
+              mulestream run --brokers kafka-1:9092 --input payments \\
+                --output mule-alerts --rules Rules/
+              MULESTREAM_KAFKA_SASL_PASSWORD=… mulestream run \\
+                --config /etc/mulestream/mulestream.yaml --log-format json
+              mulestream run --config mulestream.yaml --print-config
             """
         )
 

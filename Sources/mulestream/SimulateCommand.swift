@@ -5,16 +5,24 @@ extension MuleStream {
     struct Simulate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a synthetic payment stream with planted mule gangs, and its labels.",
-            discussion: "Deterministic: the same flags always write the same bytes."
+            discussion: """
+            Deterministic: the same flags always write the same bytes. The population is --accounts ordinary \
+            accounts (shops, shared bills, salaries, refunds, …) plus planted gangs of mules; the labels name every \
+            mule with its role (first layer, deeper layer, sink).
+
+            Example:
+              mulestream simulate --seed 1 --accounts 100000 --events 1000000 \\
+                --out events.ndjson --labels labels.csv
+            """
         )
 
-        @Option(help: "Random seed.")
+        @Option(help: "Random seed (same seed and sizes, same stream).")
         var seed: UInt64
 
-        @Option(help: "Background population size.")
+        @Option(help: "Background population size: ordinary accounts besides the planted gangs (at least 10).")
         var accounts: Int
 
-        @Option(help: "Approximate number of events.")
+        @Option(help: "Approximate number of events to write (at least 1).")
         var events: Int
 
         @Option(help: ArgumentHelp("NDJSON output file.", valueName: "file"))

@@ -15,6 +15,11 @@ extension MuleStream {
             combination becomes a copy of the rule with version VERSION+sweep.N, and all copies run side by side in \
             one pass over the events. Prints one row per combination, in grid order (first --vary slowest): the \
             values, alerts, flagged accounts, TP, FP, precision, recall, F1.
+
+            Example:
+              mulestream sweep --events events.ndjson --rules Rules \\
+                --rule rapid-pass-through --labels labels.csv \\
+                --vary distinct_payers.min=3,4,5,6 --vary dwell.max=10m,30m,1h
             """
         )
 

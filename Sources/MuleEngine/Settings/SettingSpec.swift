@@ -13,13 +13,17 @@ public struct SettingSpec: Sendable {
     public let defaultText: String?
     /// One sentence for `--help` and the commented example configuration.
     public let help: String
+    /// The placeholder in `--help` (`<topic>`); by default the kind's.
+    public let valueName: String
 
-    public init(_ key: String, flag: String, _ kind: SettingKind, default defaultText: String? = nil, help: String) {
+    public init(_ key: String, flag: String, _ kind: SettingKind, default defaultText: String? = nil, help: String,
+                valueName: String? = nil) {
         self.key = key
         self.flag = flag
         self.kind = kind
         self.defaultText = defaultText
         self.help = help
+        self.valueName = valueName ?? kind.valueName
     }
 
     /// The environment variable: `MULESTREAM_` and the flag in upper case with `_` for `-`
@@ -50,21 +54,21 @@ public struct SettingSpec: Sendable {
     /// its entry in `Run.flagValues` in the CLI.
     public static let all: [SettingSpec] = [
         .init("kafka.brokers", flag: "brokers", .addresses, help: "Kafka bootstrap servers (host:port, comma-separated or a YAML list)."),
-        .init("kafka.group", flag: "group", .text, default: "mulestream", help: "Consumer group id."),
-        .init("kafka.config_file", flag: "kafka-config", .text, help: "librdkafka properties file (Java-properties format), applied before the other properties."),
+        .init("kafka.group", flag: "group", .text, default: "mulestream", help: "Consumer group id.", valueName: "id"),
+        .init("kafka.config_file", flag: "kafka-config", .text, help: "librdkafka properties file (Java-properties format), applied before the other properties.", valueName: "file"),
         .init("kafka.properties", flag: "X", .properties, help: "librdkafka properties passed through verbatim (-X key=value, repeatable; later wins)."),
 
-        .init("topics.input", flag: "input", .text, help: "Input topic of payment events."),
-        .init("topics.output", flag: "output", .text, help: "Output topic for alerts."),
-        .init("topics.dead_letter", flag: "dead-letter", .text, help: "Dead-letter topic (default: <input>.dlq)."),
-        .init("topics.shadow_output", flag: "shadow-output", .text, help: "Topic for alerts of rules in `mode: shadow` (default: <output>.shadow)."),
-        .init("topics.snooze_topic", flag: "snooze-topic", .text, help: "Compacted snooze topic: key account|rule, value {\"account\",\"rule\",\"until\",\"reason\"} JSON, empty value lifts the snooze. Read to its end before any input, then followed."),
+        .init("topics.input", flag: "input", .text, help: "Input topic of payment events.", valueName: "topic"),
+        .init("topics.output", flag: "output", .text, help: "Output topic for alerts.", valueName: "topic"),
+        .init("topics.dead_letter", flag: "dead-letter", .text, help: "Dead-letter topic (default: <input>.dlq).", valueName: "topic"),
+        .init("topics.shadow_output", flag: "shadow-output", .text, help: "Topic for alerts of rules in `mode: shadow` (default: <output>.shadow).", valueName: "topic"),
+        .init("topics.snooze_topic", flag: "snooze-topic", .text, help: "Compacted snooze topic: key account|rule, value {\"account\",\"rule\",\"until\",\"reason\"} JSON, empty value lifts the snooze. Read to its end before any input, then followed.", valueName: "topic"),
         .init("topics.create", flag: "create-topics", .flag, default: "false", help: "Create the output, shadow and dead-letter topics (and the snooze topic, compacted) first if they do not exist (Kafka Admin API)."),
         .init("topics.partitions", flag: "topic-partitions", .integer(1...100_000), default: "6", help: "Partitions for topics created by --create-topics."),
         .init("topics.replication_factor", flag: "replication-factor", .integer(1...32), default: "3", help: "Replication factor for topics created by --create-topics."),
 
-        .init("rules.path", flag: "rules", .text, help: "Rule file or folder of rule files."),
-        .init("rules.snoozes", flag: "snoozes", .text, help: "Snooze file (account,rule,until,reason), reloaded with the rules: snoozed hits are counted, not published."),
+        .init("rules.path", flag: "rules", .text, help: "Rule file or folder of rule files.", valueName: "path"),
+        .init("rules.snoozes", flag: "snoozes", .text, help: "Snooze file (account,rule,until,reason), reloaded with the rules: snoozed hits are counted, not published.", valueName: "file"),
         .init("rules.check_interval", flag: "rule-check-interval", .duration(allowZero: true), default: "1s", help: "How often the rule files and snooze file are checked for changes (0s = only on SIGHUP)."),
 
         .init("detector.allowed_lateness", flag: "allowed-lateness", .duration(allowZero: true), default: "5s", help: "How late (event time) an event may arrive and still be applied in order."),
@@ -80,7 +84,7 @@ public struct SettingSpec: Sendable {
         .init("engine.partition_idle", flag: "partition-idle", .duration(allowZero: true), default: "10s", help: "An input partition silent this long stops holding event time back (0s = never)."),
         .init("engine.exit_when_idle", flag: "exit-when-idle", .duration(allowZero: false), help: "Stop after the input has been idle this long and everything is processed (scripts, tests)."),
 
-        .init("log.level", flag: "log-level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", help: "Log level."),
+        .init("log.level", flag: "log-level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", help: "Log level: trace, debug, info, notice, warning, error or critical."),
         .init("log.format", flag: "log-format", .choice(["text", "json"]), default: "text", help: "Log format on stderr: text (human-readable) or json (one JSON object per line: ts, level, label, message, metadata)."),
 
         .init("http.address", flag: "http", .hostPort, help: "Serve /metrics, /healthz, /readyz and the live view on this address."),

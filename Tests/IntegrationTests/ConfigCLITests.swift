@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+
+/// `mulestream config check`, `run --config … --print-config` with the environment and flags on
+/// top, and `--help` of every verb, as an operator meets them: the built binary as a process.
+@Suite(.timeLimit(.minutes(3)))
+struct ConfigCLITests {
+    @Test func configCheckLocatesEachProblemAndExitsTwo() throws {
+        let file = Env.tempDir().appendingPathComponent("bad.yaml")
+        try """
+        kafka:
+          brokres: kafka-1:9092
+        topics:
+          partitions: [6]
+        detector:
+          hop_window: 30
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let (status, out, err) = try runToEnd(Env.mulestream, ["config", "check", file.path])
+        #expect(status == 2)
+        #expect(out.isEmpty)
+        let lines = err.split(separator: "\n").map(String.init)
+        #expect(lines == [
+            "\(file.path):2:3: kafka.brokres: unknown key `brokres` (did you mean `brokers`?)",
+            "\(file.path):4:15: topics.partitions: must be a single value, got a list",
+            "\(file.path):6:15: detector.hop_window: must be a duration with a unit (ms, s, m, h or d), like 90s or 15m; got the bare number 30",
+        ])
+    }
+
+    @Test func configCheckAcceptsTheShippedExample() throws {
+        let example = try String(contentsOf: Env.repoRoot.appendingPathComponent("deploy/mulestream.yaml"), encoding: .utf8)
+        let file = Env.tempDir().appendingPathComponent("mulestream.yaml")
+        try example.replacingOccurrences(of: "/etc/mulestream/rules", with: Env.repoRoot.appendingPathComponent("Rules").path)
+            .write(to: file, atomically: true, encoding: .utf8)
+        let (status, out, err) = try runToEnd(Env.mulestream, ["config", "check", file.path])
+        #expect(status == 0, "\(err)")
+        #expect(out.hasPrefix("ok \(file.path): "))
+        #expect(out.contains("rapid-pass-through@"))
+    }
+
+    @Test func printConfigMergesFileEnvironmentAndFlagsAndRedactsSecrets() throws {
+        let file = Env.tempDir().appendingPathComponent("run.yaml")
+        try """
+        kafka:
+          brokers: file:9092
+          group: file-group
+          properties:
+            sasl.password: file-secret-1
+        topics:
+          input: payments
+          output: alerts
+        rules:
+          path: Rules
+        detector:
+          allowed_lateness: 30s
+          max_accounts: 500
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let env = ["MULESTREAM_CONFIG": file.path, "MULESTREAM_GROUP": "env-group", "MULESTREAM_MAX_ACCOUNTS": "600",
+                   "MULESTREAM_KAFKA_SSL_KEY_PASSWORD": "env-secret-2"]
+        let (status, out, err) = try runToEnd(Env.mulestream, ["run", "--max-accounts", "700", "--print-config"], environment: env)
+        #expect(status == 0, "\(err)")
+        #expect(!out.contains("file-secret-1") && !out.contains("env-secret-2") && !err.contains("secret-"))
+        let lines = out.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        #expect(lines.contains("brokers: \"file:9092\" # file \(file.path):2"))
+        #expect(lines.contains("group: \"env-group\" # env MULESTREAM_GROUP"))
+        #expect(lines.contains("max_accounts: 700 # flag --max-accounts"))
+        #expect(lines.contains("allowed_lateness: \"30s\" # file \(file.path):12"))
+        #expect(lines.contains("dedup_horizon: \"1d\" # default"))
+        #expect(lines.contains("sasl.password: \"[redacted]\" # file \(file.path):5"))
+        #expect(lines.contains("ssl.key.password: \"[redacted]\" # env MULESTREAM_KAFKA_SSL_KEY_PASSWORD"))
+
+        // What it printed is a configuration file `run` reads back (without the environment).
+        let printed = Env.tempDir().appendingPathComponent("printed.yaml")
+        try out.write(to: printed, atomically: true, encoding: .utf8)
+        let (s2, out2, e2) = try runToEnd(Env.mulestream, ["run", "--config", printed.path, "--print-config"])
+        #expect(s2 == 0, "\(e2)")
+        #expect(out2.contains("group: \"env-group\""))
+        #expect(out2.contains("max_accounts: 700"))
+    }
+
+    @Test func badEnvironmentValuesAreUsageErrorsNamingTheVariable() throws {
+        let (status, _, err) = try runToEnd(Env.mulestream, ["run", "--brokers", "b:1", "--input", "a", "--output", "b", "--rules", "Rules"],
+                                            environment: ["MULESTREAM_COMMIT_INTERVAL": "often"])
+        #expect(status == 2)
+        #expect(err == "mulestream: MULESTREAM_COMMIT_INTERVAL: must be a duration like 90s, 15m, 2h or 1d, got `often`\n")
+    }
+
+    /// Every verb's help has an overview, an example, and a description for every option.
+    @Test func everyVerbHasCompleteHelp() throws {
+        let verbs = [[], ["demo"], ["run"], ["dev-broker"], ["simulate"], ["backtest"], ["sweep"], ["report"], ["gangs"],
+                     ["rules"], ["rules", "check"], ["rules", "diff"], ["config"], ["config", "check"]]
+        for verb in verbs {
+            let (status, out, err) = try runToEnd(Env.mulestream, verb + ["--help"])
+            let name = "mulestream \(verb.joined(separator: " "))"
+            #expect(status == 0, "\(name): \(err)")
+            #expect(out.hasPrefix("OVERVIEW: "), "\(name)")
+            #expect(out.contains("Example"), "\(name) has no example")
+            let lines = out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let indent = String(repeating: " ", count: 26)
+            for (i, line) in lines.enumerated() where line.hasPrefix("  -") || line.hasPrefix("  <") {
+                let chars = Array(line)
+                let describedHere = chars.count > 26 && chars[25] == " " && chars[26] != " "
+                let describedBelow = i + 1 < lines.count && lines[i + 1].hasPrefix(indent) && lines[i + 1].count > 26
+                #expect(describedHere || describedBelow, "\(name): `\(line)` has no description")
+            }
+        }
+    }
+}
