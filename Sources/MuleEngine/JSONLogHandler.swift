@@ -1,8 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import MuleCore
+import MuleKafka
 import Synchronization
 
 /// A swift-log handler that writes one JSON object per line (`--log-format json`), for log
@@ -95,13 +93,6 @@ public final class LogSink: Sendable {
             captured.withLock { $0.append(line) }
             return
         }
-        line.withUnsafeBytes { buffer in
-            var rest = buffer
-            while !rest.isEmpty {
-                let n = Glibc.write(fd, rest.baseAddress, rest.count)
-                if n <= 0 { break }
-                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
-            }
-        }
+        line.withUnsafeBytes { writeAll(fd, $0) }
     }
 }

@@ -206,14 +206,7 @@ public struct KafkaLogRecord: Sendable {
     /// The default handler: one line on standard error, `rdkafka WARN [client] FACILITY: message`.
     public static let standardError: @Sendable (KafkaLogRecord) -> Void = { record in
         var line = "rdkafka \(record.level) [\(record.client)] \(record.facility): \(record.message)\n"
-        line.withUTF8 { buffer in
-            var rest = UnsafeRawBufferPointer(buffer)
-            while !rest.isEmpty {
-                let n = write(2, rest.baseAddress, rest.count)
-                if n <= 0 { break }
-                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
-            }
-        }
+        line.withUTF8 { writeAll(2, UnsafeRawBufferPointer($0)) }
     }
 
     /// A handler that drops everything.
@@ -225,7 +218,18 @@ public struct KafkaLogRecord: Sendable {
 @inline(__always)
 private func isSpace(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\r" || c == "\u{0C}" }
 
-func trim<S: StringProtocol>(_ s: S) -> String {
+/// Writes all of `bytes` to `fd` (a short write continues; an error gives up: it is a log line).
+package func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+    var rest = bytes
+    while !rest.isEmpty {
+        let n = write(fd, rest.baseAddress, rest.count)
+        if n <= 0 { break }
+        rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+    }
+}
+
+/// `s` without leading and trailing blanks (spaces, tabs, CR, form feed).
+package func trim<S: StringProtocol>(_ s: S) -> String {
     guard let start = s.firstIndex(where: { !isSpace($0) }) else { return "" }
     let end = s.lastIndex(where: { !isSpace($0) })!
     return String(s[start...end])

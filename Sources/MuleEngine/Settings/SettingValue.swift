@@ -1,4 +1,5 @@
 import MuleCore
+import MuleKafka
 import MuleRules
 
 /// A setting's value once read and checked.
@@ -60,7 +61,7 @@ extension SettingKind {
             guard !text.isEmpty else { throw ValueProblem("must not be empty") }
             return .text(text)
         case .addresses:
-            return try Self.addresses(text.split(separator: ",", omittingEmptySubsequences: false).map { trimmed($0) })
+            return try Self.addresses(text.split(separator: ",", omittingEmptySubsequences: false).map { trim($0) })
         case .hostPort:
             guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
                   let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
@@ -108,8 +109,4 @@ extension SettingKind {
         }
         return .list(parts)
     }
-}
-
-func trimmed<S: StringProtocol>(_ s: S) -> String {
-    String(s.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
 }
