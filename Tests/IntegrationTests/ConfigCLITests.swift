@@ -84,6 +84,63 @@ struct ConfigCLITests {
         #expect(err == "mulestream: MULESTREAM_COMMIT_INTERVAL: must be a duration like 90s, 15m, 2h or 1d, got `often`\n")
     }
 
+    /// Every setting flag `run --help` lists reaches the configuration: set alone, it shows in
+    /// `--print-config` with `# flag --NAME` on its key (so a flag added to `run` without its
+    /// entry in the CLI's flag table fails here).
+    @Test func everyRunFlagReachesTheConfiguration() throws {
+        let (status, help, err) = try runToEnd(Env.mulestream, ["run", "--help"])
+        #expect(status == 0, "\(err)")
+        let dir = Env.tempDir()
+        let snoozes = dir.appendingPathComponent("snoozes.csv")
+        try "account,rule,until,reason\nA-1,*,2026-12-31,cleared\n".write(to: snoozes, atomically: true, encoding: .utf8)
+        let properties = dir.appendingPathComponent("kafka.properties")
+        try "client.id=from-file\n".write(to: properties, atomically: true, encoding: .utf8)
+
+        // Option entries: a line starting with "  -", then its indented continuation lines.
+        var entries: [String] = []
+        for line in help.split(separator: "\n").map(String.init).drop(while: { $0 != "OPTIONS:" }).dropFirst() {
+            if line.hasPrefix("  -") {
+                entries.append(line)
+            } else if line.hasPrefix("      "), !entries.isEmpty {
+                entries[entries.count - 1] += " " + line.trimmingCharacters(in: .whitespaces)
+            }
+        }
+        let base = ["--brokers": "b:1", "--input": "in-topic", "--output": "out-topic", "--rules": "Rules"]
+        var checked = 0
+        for entry in entries {
+            let words = entry.split(separator: " ").map(String.init)
+            let flag = words[0].components(separatedBy: "/")[0].components(separatedBy: ",")[0]
+            if ["--config", "--print-config", "-h", "-X"].contains(flag) { continue }
+            let placeholder = words.count > 1 && words[1].hasPrefix("<") ? words[1] : ""
+            var key = "detector." + flag.dropFirst(2).replacingOccurrences(of: "-", with: "_")
+            if let range = entry.range(of: #"config ([a-z_]+\.[a-z_]+)\]"#, options: .regularExpression) {
+                key = String(entry[range].dropFirst("config ".count).dropLast())
+            }
+            let samples = [
+                "<topic>": "t\(flag)", "<duration>": "7s", "<n>": "7", "<host:port[,host:port]>": "h7:1",
+                "<host:port>": "127.0.0.1:0", "<path>": "Rules", "<id>": "g7", "<text|json>": "json", "<level>": "debug",
+                "<drop|process>": "process",
+                "<file>": key == "rules.snoozes" ? snoozes.path : properties.path,
+            ]
+            var args = ["run", "--print-config"]
+            for (f, v) in base where f != flag { args += [f, v] }
+            if placeholder.isEmpty {
+                args.append("--no-" + flag.dropFirst(2))  // an on/off flag: the value a default never has
+            } else {
+                let sample = try #require(samples[placeholder], "no sample value for \(flag) \(placeholder)")
+                args += [flag, sample]
+            }
+            let (s, out, e) = try runToEnd(Env.mulestream, args)
+            if key == "http.address", s == 2, e.contains("not available in this build") { continue }
+            #expect(s == 0, "\(flag): \(e)")
+            let name = key.split(separator: ".")[1]
+            let shown = out.split(separator: "\n").contains { $0.hasPrefix("  \(name): ") && $0.hasSuffix("# flag \(flag)") }
+            #expect(shown, "\(flag) did not reach \(key):\n\(out)")
+            checked += 1
+        }
+        #expect(checked >= 25)
+    }
+
     /// Every verb's help has an overview, an example, and a description for every option.
     @Test func everyVerbHasCompleteHelp() throws {
         let verbs = [[], ["demo"], ["run"], ["dev-broker"], ["simulate"], ["backtest"], ["sweep"], ["report"], ["gangs"],
