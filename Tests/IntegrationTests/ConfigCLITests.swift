@@ -141,6 +141,51 @@ struct ConfigCLITests {
         #expect(checked >= 25)
     }
 
+    /// The engine configured by a file and the environment, logging JSON lines: every stderr line
+    /// is one JSON object, event and alert lines carry their ids, and the secret never appears.
+    @Test func engineRunsFromAConfigFileAndLogsJSONLines() throws {
+        let e2e = EndToEndTests()
+        let dir = Env.tempDir()
+        let (broker, brokers) = try e2e.startBroker(dir: dir)
+        defer { broker.terminate(); broker.wait(seconds: 10) }
+        try e2e.produce(EndToEndTests.mule("M-JSON", at: EndToEndTests.start) + [EndToEndTests.malformed[0]], brokers: brokers)
+        let file = dir.appendingPathComponent("run.yaml")
+        try """
+        kafka:
+          brokers: \(brokers)
+          properties:
+            session.timeout.ms: 6000
+        topics: {input: payments, output: alerts}
+        rules: {path: Rules}
+        detector: {allowed_lateness: 30s}
+        engine: {idle_flush: 1s, commit_interval: 500ms, exit_when_idle: 3s}
+        log: {level: debug, format: json}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let engine = try Child(Env.mulestream, ["run", "--config", file.path], dir: dir, name: "engine",
+                               environment: ["MULESTREAM_GROUP": "json-logs", "MULESTREAM_KAFKA_SASL_PASSWORD": "hunter2-json"])
+        #expect(engine.wait(seconds: 90) == 0, "\(engine.stderr)")
+        let log = engine.stderr
+        #expect(!log.contains("hunter2-json"))
+        var objects: [[String: Any]] = []
+        for line in log.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object.map { Set($0.keys) } == ["ts", "level", "label", "message", "metadata"], "not a JSON log line: \(line)")
+            if let object { objects.append(object) }
+        }
+        func metadata(_ message: String) -> [[String: String]] {
+            objects.filter { $0["message"] as? String == message }.compactMap { $0["metadata"] as? [String: String] }
+        }
+        let configuration = try #require(metadata("configuration").first)
+        #expect(configuration["kafka.group"] == "json-logs (env MULESTREAM_GROUP)")
+        #expect(configuration["kafka.properties.sasl.password"] == "[redacted] (env MULESTREAM_KAFKA_SASL_PASSWORD)")
+        #expect(configuration["engine.exit_when_idle"] == "3s (file \(file.path):8)")
+        let alert = try #require(metadata("alert").first)
+        #expect(alert["account"] == "M-JSON" && alert["alert_id"] != nil && alert["rule"] != nil)
+        let deadLetter = try #require(metadata("dead-lettered event").first)
+        #expect(deadLetter["topic"] == "payments" && deadLetter["partition"] != nil && deadLetter["offset"] != nil)
+        #expect(deadLetter["reason"] == "missing_field: payee")
+    }
+
     /// Every verb's help has an overview, an example, and a description for every option.
     @Test func everyVerbHasCompleteHelp() throws {
         let verbs = [[], ["demo"], ["run"], ["dev-broker"], ["simulate"], ["backtest"], ["sweep"], ["report"], ["gangs"],
