@@ -50,8 +50,11 @@ public struct SettingSpec: Sendable {
     public static func flagged(_ flag: String) -> SettingSpec? { all.first { $0.flag == flag } }
 
     /// Every setting of `mulestream run`, in the order `--print-config` shows them.
-    /// Adding a flag to `run`: one line here, then `@Option(help: .setting("section.name"))` and
-    /// its entry in `Run.flagValues` in the CLI.
+    /// Adding a flag to `run`: one line here; in the CLI's `Run`, declare it as
+    /// `@Option(help: .runSetting("section.name")) var name: String?` (an on/off flag as
+    /// `@Flag(inversion: .prefixedNo, help: …) var name: Bool?`) and add it to `Run.flagValues`;
+    /// read it from `RunSettings` (`text`, `millis`, `integer`, `flag`), e.g. in `engineConfig()`.
+    /// A new section name is a new YAML section; `ConfigCLITests` checks the flag reaches it.
     public static let all: [SettingSpec] = [
         .init("kafka.brokers", flag: "brokers", .addresses, help: "Kafka bootstrap servers (host:port, comma-separated or a YAML list)."),
         .init("kafka.group", flag: "group", .text, default: "mulestream", help: "Consumer group id.", valueName: "id"),
