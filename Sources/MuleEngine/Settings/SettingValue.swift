@@ -54,7 +54,7 @@ public enum SettingOrigin: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension SettingKind {
-    /// Reads one value's text. `secret` values are never quoted back in the message.
+    /// Reads one value's text (from a file, a variable or a flag: the same rules and messages).
     func read(_ text: String) throws(ValueProblem) -> SettingValue {
         switch self {
         case .text:
