@@ -5,6 +5,7 @@ import MuleBacktest
 import MuleCore
 import MuleEngine
 import MuleKafka
+import MuleOps
 import MuleRules
 
 /// Detector tuning flags shared by `run`, `backtest` and `demo`.
@@ -157,7 +158,7 @@ extension MuleStream {
         @Option(help: ArgumentHelp("How often the rule files and snooze file are checked for changes (0s = only on SIGHUP).", valueName: "duration"))
         var ruleCheckInterval: String = "1s"
 
-        @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz and the live view (not yet available in this build).", valueName: "host:port"))
+        @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz and the live view at / (PORT alone binds 127.0.0.1; port 0 picks one and prints it).", valueName: "host:port"))
         var http: String?
 
         @Option(help: ArgumentHelp("Stop after the input has been idle this long and everything is processed (scripts, tests).", valueName: "duration"))
@@ -191,8 +192,11 @@ extension MuleStream {
         @OptionGroup var detector: DetectorOptions
 
         func run() throws {
-            if http != nil {
-                throw CLIFailure.usage("--http is not available in this build yet (metrics endpoint: see README, Operations)")
+            let httpAddress = try http.map { text in
+                switch OpsAddress.parse(text) {
+                case .success(let a): a
+                case .failure(let e): throw CLIFailure.usage(e.description)
+                }
             }
             var kc = KafkaConfig()
             kc.set("bootstrap.servers", brokers)
@@ -250,6 +254,11 @@ extension MuleStream {
             SignalTrap.install(stop, reload: reload)
             do {
                 let engine = try StreamEngine(config: config, rules: ruleSet, snoozes: snoozeList, logger: logger)
+                // Up before the engine starts (so /readyz answers 503 while it joins the group) and
+                // down only after it has committed (so /readyz answers 503 while it stops).
+                let server = try httpAddress.map { try OpsServer.attach(to: engine, at: $0, logger: logger) }
+                defer { server?.shutdownBlocking() }
+                if let server { say("http: listening on \(server.address)") }
                 _ = try engine.run(stop: stop, reload: reload)
             } catch let e as CLIFailure {
                 throw e
