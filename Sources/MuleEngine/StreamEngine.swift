@@ -407,12 +407,14 @@ public final class StreamEngine {
                 logger.error("commit on revoke failed", metadata: ["error": "\(error)"])
             }
             letGo(parts)
-            enter(.rebalancing)
+            // (Closing the consumer on shutdown revokes too: that is not a rebalance.)
+            if phase != .stopping { enter(.rebalancing) }
         case .lost(let parts):
             // Another member may own these now: committing them would be wrong.
             logger.warning("partitions lost (session timeout or fencing): not committing them", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
             letGo(parts)
-            enter(.rebalancing)
+            // (Closing the consumer on shutdown revokes too: that is not a rebalance.)
+            if phase != .stopping { enter(.rebalancing) }
         case .failed(let error):
             logger.error("rebalance failed", metadata: ["error": "\(error)"])
         }

@@ -39,7 +39,7 @@ enum LivePage {
     <h2>Lag per partition</h2>
     <table><thead><tr><th>partition</th><th>lag</th></tr></thead><tbody id="lag"></tbody></table>
     <h2>Recent alerts</h2>
-    <table><thead><tr><th>emitted</th><th>account</th><th>rule</th><th>score</th><th>severity</th><th>gang</th><th>alert id</th></tr></thead>
+    <table><thead><tr><th>emitted (UTC)</th><th>account</th><th>rule</th><th>score</th><th>severity</th><th>gang</th><th>alert id</th></tr></thead>
     <tbody id="alerts"></tbody></table>
     <h2>Gangs (<span id="gang-count">0</span> alive)</h2>
     <table><thead><tr><th>gang</th><th>size</th><th>volume</th><th>members</th></tr></thead><tbody id="gangs"></tbody></table>
