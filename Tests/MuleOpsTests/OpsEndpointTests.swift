@@ -65,13 +65,20 @@ struct OpsEndpointTests {
     }
 
     /// Runs the engine on its own thread (it blocks), off Swift's cooperative pool.
-    static func runEngine(_ config: EngineConfig, monitor: EngineMonitor, snoozes: [Snooze] = [],
+    static func runEngine(_ config: EngineConfig, monitor: EngineMonitor, snoozes: [Snooze] = [], shadowTrial: Bool = false,
                           stop: StopSignal = StopSignal()) async throws -> EngineCounters {
-        let rules = try RuleLoader.load(path: repoRoot.appendingPathComponent("Rules").path).map(\.rule)
+        var rules = try RuleLoader.load(path: repoRoot.appendingPathComponent("Rules").path).map(\.rule)
+        if shadowTrial, var trial = rules.first(where: { $0.id == "rapid-pass-through" }) {
+            // A new version on trial next to the live one: its alerts go to the shadow topic.
+            trial.version = "trial"
+            trial.mode = .shadow
+            rules.append(trial)
+        }
+        let ruleSet = rules
         return try await withCheckedThrowingContinuation { done in
             Thread {
                 do {
-                    let engine = try StreamEngine(config: config, rules: rules, snoozes: snoozes, logger: logger())
+                    let engine = try StreamEngine(config: config, rules: ruleSet, snoozes: snoozes, logger: logger())
                     engine.monitor = monitor
                     done.resume(returning: try engine.run(stop: stop))
                 } catch {
@@ -109,7 +116,7 @@ struct OpsEndpointTests {
         config.exitWhenIdleMillis = 1000
         // An analyst decided M's forwarding is fine: that rule's hit is snoozed, not published.
         let snooze = Snooze(account: "M", ruleId: "layered-forwarding", untilMillis: Self.t0 + 86_400_000, reason: "ticket RISK-1")
-        let counters = try await Self.runEngine(config, monitor: monitor, snoozes: [snooze])
+        let counters = try await Self.runEngine(config, monitor: monitor, snoozes: [snooze], shadowTrial: true)
         #expect(counters.consumed == 13)
 
         let scraped = HTTPProbe.get(port: server.address.port, path: "/metrics")
@@ -126,6 +133,7 @@ struct OpsEndpointTests {
             "mulestream_duplicate_events_total": 2,
             #"mulestream_alerts_total{rule="rapid-pass-through",mode="enforce",outcome="published"}"#: 1,
             #"mulestream_alerts_total{rule="layered-forwarding",mode="enforce",outcome="snoozed"}"#: 1,
+            #"mulestream_alerts_total{rule="rapid-pass-through",mode="shadow",outcome="published"}"#: 1,
             "mulestream_delivery_failures_total": 0,
             #"mulestream_rule_reloads_total{result="refused"}"#: 0,
             "mulestream_ready": 0,
@@ -134,7 +142,7 @@ struct OpsEndpointTests {
             let got: Double? = m[name]
             #expect(got == value, "\(name): \(got.map { "\($0)" } ?? "absent")")
         }
-        #expect(m.keys.filter { $0.hasPrefix("mulestream_alerts_total") }.count == 2, "\(m.keys.sorted())")
+        #expect(m.keys.filter { $0.hasPrefix("mulestream_alerts_total") }.count == 3, "\(m.keys.sorted())")
         #expect(m["mulestream_accounts_tracked"] ?? 0 > 0)
         #expect(m[#"mulestream_state_bytes{part="accounts"}"#] ?? 0 > 0)
         #expect((m["mulestream_batch_duration_seconds_count"] ?? 0) >= 1)
