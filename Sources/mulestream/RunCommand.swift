@@ -256,7 +256,11 @@ extension MuleStream {
                 let engine = try StreamEngine(config: config, rules: ruleSet, snoozes: snoozeList, logger: logger)
                 // Up before the engine starts (so /readyz answers 503 while it joins the group) and
                 // down only after it has committed (so /readyz answers 503 while it stops).
-                let server = try httpAddress.map { try OpsServer.attach(to: engine, at: $0, logger: logger) }
+                let server = try httpAddress.map { address in
+                    do { return try OpsServer.attach(to: engine, at: address, logger: logger) } catch {
+                        throw CLIFailure.runtime("cannot serve --http \(address): \(error)")
+                    }
+                }
                 defer { server?.shutdownBlocking() }
                 if let server { say("http: listening on \(server.address)") }
                 _ = try engine.run(stop: stop, reload: reload)
