@@ -16,6 +16,12 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // Operations endpoint (`run --http`): HTTP server and Prometheus metrics. Hummingbird's default
+        // traits pull in swift-configuration and full Foundation, which the endpoint does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -38,13 +44,25 @@ let package = Package(
             dependencies: [
                 "MuleCore", "MuleRules", "MuleKafka", "Yams",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // The operations endpoint of `run --http`: /metrics (Prometheus), /healthz, /readyz, live view.
+        .target(
+            name: "MuleOps",
+            dependencies: [
+                "MuleCore", "MuleEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "MuleTesting", dependencies: ["MuleCore", "MuleEngine", "MuleRules"]),
         .executableTarget(
             name: "mulestream",
             dependencies: [
-                "MuleCore", "MuleRules", "MuleKafka", "MuleEngine", "MuleSimulator", "MuleBacktest", "MuleReport",
+                "MuleCore", "MuleRules", "MuleKafka", "MuleEngine", "MuleOps", "MuleSimulator", "MuleBacktest", "MuleReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -62,8 +80,12 @@ let package = Package(
         .testTarget(name: "MuleReportTests", dependencies: ["MuleReport", "MuleBacktest", "MuleCore"]),
         .testTarget(name: "MuleSimulatorTests", dependencies: ["MuleSimulator", "MuleCore"]),
         .testTarget(name: "MuleEngineTests", dependencies: ["MuleEngine", "MuleTesting", "MuleCore", "MuleRules", "MuleSimulator"]),
+        .testTarget(name: "MuleOpsTests", dependencies: [
+            "MuleOps", "MuleEngine", "MuleKafka", "MuleCore", "MuleRules", "MuleTesting",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // Spawns the built `mulestream` binary and kcat against `mulestream dev-broker`.
-        .testTarget(name: "IntegrationTests", dependencies: ["MuleKafka"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MuleKafka", "MuleTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -45,6 +45,9 @@ public struct EngineConfig: Sendable {
     public var exitWhenIdleMillis: Int64?
     /// Log a progress line this often (0 = never).
     public var progressIntervalMillis: Int64 = 10_000
+    /// How often a status snapshot (metrics, lag, gangs, recent alerts) goes to the engine's
+    /// monitor, when one is attached.
+    public var statusIntervalMillis: Int64 = 1000
 
     public init(kafka: KafkaConfig, inputTopic: String, outputTopic: String, deadLetterTopic: String? = nil,
                 shadowTopic: String? = nil) {
@@ -81,6 +84,7 @@ public struct EngineConfig: Sendable {
         if detector.maxAccounts < 1 { out.append("max accounts must be at least 1") }
         if detector.maxLegsPerAccount < 2 { out.append("max legs per account must be at least 2") }
         if pollBatch < 1 { out.append("poll batch must be at least 1") }
+        if statusIntervalMillis < 1 { out.append("the status interval must be at least 1 ms") }
         return out
     }
 }

@@ -24,6 +24,11 @@ public struct EngineCounters: Sendable, Equatable {
     public var snoozeRecordsMalformed: UInt64 = 0
     public var commits: UInt64 = 0
     public var idleFlushes: UInt64 = 0
+    /// Alerts by rule id, mode and outcome (`published` or `snoozed`), counted as they leave the core.
+    public var alerts: [AlertTally: UInt64] = [:]
+    /// Messages (alerts, dead letters) the broker refused or never acknowledged; the engine stops
+    /// without committing past them.
+    public var deliveryFailures: UInt64 = 0
     public var detector = DetectorCounters()
 
     public init() {}
@@ -70,6 +75,19 @@ public final class StreamEngine {
     /// The group's committed offsets of assigned partitions, fetched when first needed.
     private var committedAtAssignment: [Int32: Int64] = [:]
     private var lastInputAt: ContinuousClock.Instant?
+    /// Where status snapshots and metrics go (`run --http`); nil = nobody watches, nothing is collected.
+    public var monitor: EngineMonitor?
+    public private(set) var phase: EnginePhase = .starting
+    /// Checkpoint hook: the checkpoint writer sets this when a checkpoint is durable; the status
+    /// snapshot reports its age (`mulestream_checkpoint_age_seconds`), absent while nil.
+    var lastCheckpointAt: ContinuousClock.Instant?
+    /// Recent alerts for the live view, oldest first (kept only while a monitor is attached).
+    private var recentAlerts: [AlertDigest] = []
+    /// When the first message of the current poll batch was handled (batch latency metric).
+    private var batchFirstMessageAt: ContinuousClock.Instant?
+    private var statusTakenAt: ContinuousClock.Instant?
+    private var consumedAtStatus: UInt64 = 0
+    private var startedAtWall: Int64 = 0
 
     /// Wall time from the first consumed batch to the last one (for events/s figures).
     public var activeDuration: Duration {
@@ -103,7 +121,23 @@ public final class StreamEngine {
     /// Runs until `stop` is set or a fatal error; returns the final counters. `reload` asks for
     /// the rule files and snooze file to be read again between batches (SIGHUP).
     public func run(stop: StopSignal, reload: ReloadRequest = ReloadRequest()) throws -> EngineCounters {
+        startedAtWall = wallClockMillis()
+        do {
+            let counters = try consume(stop: stop, reload: reload)
+            enter(.stopped)
+            publishStatus(consumer: nil, now: .now)
+            return counters
+        } catch {
+            counters.detector = detector.counters
+            enter(.failed("\(error)"))
+            publishStatus(consumer: nil, now: .now)
+            throw error
+        }
+    }
+
+    private func consume(stop: StopSignal, reload: ReloadRequest) throws -> EngineCounters {
         // Snoozes must be in force from the first event: read the snooze topic before any input.
+        if config.snoozeTopic != nil { enter(.readingSnoozes) }
         try startSnoozeTopic()
         defer {
             snoozeReader?.close()
@@ -117,6 +151,8 @@ public final class StreamEngine {
             consumer.close()
             self.consumer = nil
         }
+        enter(.awaitingAssignment)
+        publishStatus(consumer: consumer, now: .now)
         logger.info("engine started", metadata: [
             "input": "\(config.inputTopic)", "output": "\(config.outputTopic)",
             "dead_letter": "\(config.deadLetterTopic)", "shadow": "\(config.shadowTopic)",
@@ -129,6 +165,7 @@ public final class StreamEngine {
         var lastInput = clock.now
         var lastProgress = clock.now
         var consumedAtProgress: UInt64 = 0
+        let firstStatus = clock.now
         while !stop.isStopped {
             batchClock = clock.now
             let n = try consumer.poll(max: config.pollBatch, timeoutMillis: config.pollTimeoutMillis) { message in
@@ -152,6 +189,13 @@ public final class StreamEngine {
                 lastIdleCheck = now
             }
             try publishAlerts()
+            if let first = batchFirstMessageAt {
+                batchFirstMessageAt = nil
+                if let monitor {
+                    let d = clock.now - first
+                    monitor.recordBatch(nanoseconds: d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+                }
+            }
             producer.poll(timeoutMillis: 0)
             try followSnoozeTopic()
             // Between batches, on this thread: processing never sees a half-swapped rule set.
@@ -189,7 +233,12 @@ public final class StreamEngine {
                 lastProgress = now
                 consumedAtProgress = counters.consumed
             }
+            if monitor != nil, now - (statusTakenAt ?? firstStatus) >= .milliseconds(config.statusIntervalMillis) {
+                publishStatus(consumer: consumer, now: now)
+            }
         }
+        enter(.stopping)
+        publishStatus(consumer: consumer, now: clock.now)
         logger.info("stopping: flushing alerts and committing processed offsets")
         try publishAlerts()
         try commitProcessed()
@@ -240,6 +289,8 @@ public final class StreamEngine {
 
     private func handle(_ message: borrowing KafkaMessage) {
         counters.consumed &+= 1
+        // Once per batch (reset after the batch): the start of its latency measurement.
+        if batchFirstMessageAt == nil { batchFirstMessageAt = ContinuousClock.now }
         let partition = message.partition
         let offset = message.offset
         if offset > consumedThrough[partition, default: -1] { consumedThrough[partition] = offset }
@@ -291,6 +342,7 @@ public final class StreamEngine {
             // Judged by the alert's event time, exactly as `backtest --snoozes` does.
             if let snooze = fileSnoozes.snooze(for: alert) ?? topicSnoozes.snooze(for: alert) {
                 counters.snoozedHits += 1
+                tally(alert, outcome: "snoozed", at: now)
                 logger.debug("snoozed hit not published", metadata: Self.alertMetadata(alert).merging([
                     "until": "\(formatRFC3339(millis: snooze.untilMillis))", "reason": "\(snooze.reason)",
                 ]) { a, _ in a })
@@ -300,6 +352,7 @@ public final class StreamEngine {
             let topic = alert.mode == .shadow ? config.shadowTopic : config.outputTopic
             try producer.send(topic: topic, key: Array(alert.account.utf8), value: value, headers: [])
             if alert.mode == .shadow { counters.shadowAlertsPublished += 1 } else { counters.alertsPublished += 1 }
+            tally(alert, outcome: "published", at: now)
             logger.info("alert", metadata: Self.alertMetadata(alert).merging([
                 "score": "\(AlertEncoder.formatRatio(alert.score))", "mode": "\(alert.mode.name)", "topic": "\(topic)",
             ]) { a, _ in a })
@@ -313,6 +366,7 @@ public final class StreamEngine {
         guard let consumer else { return }
         try producer.flush(timeoutMillis: 30_000)
         let failures = producer.takeDeliveryFailures()
+        counters.deliveryFailures += UInt64(failures.count) + (pendingFailure == nil ? 0 : 1)
         if let f = failures.first ?? pendingFailure.map({ KafkaError(code: -1, message: $0) }) {
             throw EngineError.deliveryFailed("\(f)")
         }
@@ -343,6 +397,8 @@ public final class StreamEngine {
             lastAssignment = now
             for p in mine { committedAtAssignment.removeValue(forKey: p) }
             logger.info("partitions assigned", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
+            // Nothing to restore yet: the partitions are consumed from their committed offsets.
+            enter(.consuming(partitions: partitionLastInput.keys.sorted()))
         case .revoked(let parts):
             logger.info("partitions revoked: committing what is processed", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
             do {
@@ -352,13 +408,79 @@ public final class StreamEngine {
                 logger.error("commit on revoke failed", metadata: ["error": "\(error)"])
             }
             letGo(parts)
+            // (Closing the consumer on shutdown revokes too: that is not a rebalance.)
+            if phase != .stopping { enter(.rebalancing) }
         case .lost(let parts):
             // Another member may own these now: committing them would be wrong.
             logger.warning("partitions lost (session timeout or fencing): not committing them", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
             letGo(parts)
+            // (Closing the consumer on shutdown revokes too: that is not a rebalance.)
+            if phase != .stopping { enter(.rebalancing) }
         case .failed(let error):
             logger.error("rebalance failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Moves to `phase`, tells the monitor at once (readiness must not wait for a snapshot).
+    func enter(_ next: EnginePhase) {
+        guard next != phase else { return }
+        logger.debug("engine phase", metadata: ["phase": "\(next.name)", "reason": "\(next.reason)"])
+        phase = next
+        monitor?.enter(next)
+    }
+
+    /// Hands the monitor a snapshot: counters, lag of the assigned partitions, state size, recent
+    /// alerts and the gangs alive. Taken on the engine thread between batches, never per event.
+    private func publishStatus(consumer: KafkaConsumer?, now: ContinuousClock.Instant) {
+        guard let monitor else { return }
+        var s = EngineStatus()
+        s.phase = phase
+        s.counters = snapshot
+        let parts = partitionLastInput.keys.sorted()
+        s.assignedPartitions = parts
+        if let consumer {
+            let lags = consumer.cachedLag(parts.map { TopicPartition(topic: config.inputTopic, partition: $0) })
+            s.lag = zip(parts, lags).map { PartitionLag(partition: $0.0, lag: $0.1) }
+        }
+        s.trackedAccounts = detector.trackedAccounts
+        s.stateBytes = detector.stateBytes
+        s.chainStateBytes = detector.chainStateBytes
+        s.bufferedTransfers = detector.bufferedTransfers
+        s.maxEventTime = detector.maxEventTime
+        s.watermark = detector.watermark
+        if let taken = statusTakenAt, now > taken {
+            s.eventsPerSecond = Double(counters.consumed - consumedAtStatus) / Self.seconds(now - taken)
+        }
+        s.checkpointAgeSeconds = lastCheckpointAt.map { Self.seconds(now - $0) }
+        s.ruleSet = detector.ruleSet
+        s.rules = detector.ruleList.map(\.key)
+        s.recentAlerts = recentAlerts.reversed()
+        let gangs = detector.gangSummaries()
+        s.gangCount = gangs.count
+        s.gangs = gangs.prefix(monitor.gangLimit).map {
+            GangDigest(id: $0.id, size: $0.size, members: Array($0.members.prefix(monitor.gangMemberLimit)),
+                       volume: $0.volume.description, first: $0.first, last: $0.last)
+        }
+        s.startedAt = startedAtWall
+        s.updatedAt = wallClockMillis()
+        monitor.publish(s)
+        statusTakenAt = now
+        consumedAtStatus = counters.consumed
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// Counts an alert leaving the core by rule, mode and outcome, and keeps it for the live view.
+    private func tally(_ alert: Alert, outcome: String, at wallMillis: Int64) {
+        counters.alerts[AlertTally(rule: alert.ruleId, mode: alert.mode.name, outcome: outcome), default: 0] += 1
+        guard let monitor else { return }
+        recentAlerts.append(AlertDigest(alertId: alert.alertId, account: alert.account, rule: alert.ruleId,
+                                        ruleVersion: alert.ruleVersion, mode: alert.mode.name, severity: alert.severity.name,
+                                        score: alert.score, eventTs: alert.eventTs, emittedAt: wallMillis,
+                                        snoozed: outcome == "snoozed", gang: alert.gang))
+        if recentAlerts.count > monitor.recentAlertLimit { recentAlerts.removeFirst(recentAlerts.count - monitor.recentAlertLimit) }
     }
 
     /// Forgets the bookkeeping of partitions this instance no longer owns.

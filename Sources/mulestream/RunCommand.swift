@@ -5,6 +5,7 @@ import MuleBacktest
 import MuleCore
 import MuleEngine
 import MuleKafka
+import MuleOps
 import MuleRules
 
 /// Detector tuning flags shared by `run`, `backtest`, `sweep`, `report`, `gangs` and `rules diff`.
@@ -220,8 +221,11 @@ extension MuleStream {
 
         func run() throws {
             let (settings, warnings) = try settings(environment: ProcessInfo.processInfo.environment)
-            if let address = settings.setting("http.address") {
-                throw CLIFailure.usage("--http is not available in this build yet (http.address \(address.value.text) from \(address.origin))")
+            let httpAddress = try settings.text("http.address").map { text in
+                switch OpsAddress.parse(text) {
+                case .success(let a): a
+                case .failure(let e): throw CLIFailure.usage(e.description)
+                }
             }
             var config: EngineConfig
             do { config = try settings.engineConfig() } catch { throw CLIFailure.usage(error.description) }
@@ -257,6 +261,15 @@ extension MuleStream {
             SignalTrap.install(stop, reload: reload)
             do {
                 let engine = try StreamEngine(config: config, rules: ruleSet, snoozes: snoozeList, logger: logger)
+                // Up before the engine starts (so /readyz answers 503 while it joins the group) and
+                // down only after it has committed (so /readyz answers 503 while it stops).
+                let server = try httpAddress.map { address in
+                    do { return try OpsServer.attach(to: engine, at: address, logger: logger) } catch {
+                        throw CLIFailure.runtime("cannot serve --http \(address): \(error)")
+                    }
+                }
+                defer { server?.shutdownBlocking() }
+                if let server { say("http: listening on \(server.address)") }
                 _ = try engine.run(stop: stop, reload: reload)
             } catch let e as CLIFailure {
                 throw e

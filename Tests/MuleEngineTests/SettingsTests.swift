@@ -188,7 +188,7 @@ struct SettingsTests {
             "run.yaml:9:6: log: must be a mapping of settings, got `debug`",
             "run.yaml:11:15: kafka.properties: must be a mapping of librdkafka properties (like `security.protocol: SASL_SSL`), got a list",
             "run.yaml:12:12: kafka.brokers: must be a single value, got a mapping",
-            "run.yaml:14:12: http.address: must be host:port like 0.0.0.0:9090 (port 0–65535), got `localhost`",
+            "run.yaml:14:12: http.address: the port must be a number from 0 to 65535 (expected HOST:PORT or PORT, got `localhost`)",
         ])
     }
 

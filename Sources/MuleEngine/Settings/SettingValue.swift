@@ -63,10 +63,8 @@ extension SettingKind {
         case .addresses:
             return try Self.addresses(text.split(separator: ",", omittingEmptySubsequences: false).map { trim($0) })
         case .hostPort:
-            guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-                  let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
-                throw ValueProblem("must be host:port like 0.0.0.0:9090 (port 0–65535), got `\(RuleValues.shown(text))`")
-            }
+            // The same reading `run --http` serves with: HOST:PORT, [IPv6]:PORT or PORT alone.
+            if case .failure(let e) = OpsAddress.parse(text) { throw ValueProblem(e.why) }
             return .text(text)
         case .duration(let allowZero):
             let ms = try RuleValues.durationMillis(text)
