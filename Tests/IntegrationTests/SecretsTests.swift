@@ -99,13 +99,8 @@ struct SecretsTests {
 
     @Test func failingAuthenticationLogsNoSecretsEvenAtDebugLevel() throws {
         let dir = Env.tempDir()
-        let file = dir.appendingPathComponent("bootstrap")
-        let broker = try Child(Env.mulestream, ["dev-broker", "--bootstrap-file", file.path, "--topic", "payments:1"], dir: dir, name: "broker")
+        let (broker, address) = try EndToEndTests().startBroker(dir: dir)
         defer { broker.terminate(); broker.wait(seconds: 10) }
-        let address = try #require(eventually(seconds: 15) { () -> String? in
-            let text = (try? String(contentsOf: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-            return text?.isEmpty == false ? text : nil
-        }, "dev-broker did not start: \(broker.stderr)")
         // SASL over plaintext against a broker that does not speak SASL: librdkafka retries and
         // logs every step of the attempt (debug=all also dumps configuration-related lines).
         let args = try Self.secureArgs(brokers: address, dir: dir, protocolName: "SASL_PLAINTEXT")

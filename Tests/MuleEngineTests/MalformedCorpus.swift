@@ -55,6 +55,18 @@ enum MalformedCorpus {
         MalformedEvent(name: name, value: bytes, key: nil, reason: reason)
     }
 
+    /// Good events exactly at each decoder limit (must be processed, not dead-lettered).
+    static func atTheLimits(from t: Int64) -> [(ts: Int64, value: [UInt8])] {
+        let name128 = String(repeating: "n", count: 127)
+        let oneTwentyEight = object("L-\(String(repeating: "x", count: 126))", ["payer": "\"P\(name128)\"", "payee": "\"Q\(name128)\"", "ts": "\(t)"])
+        let fields256 = "{" + fields("L-fields", ["ts": "\(t + 1)"]) + "," + (0..<251).map { #""f\#($0)":0"# }.joined(separator: ",") + "}"
+        let depth32 = object("L-depth", ["ts": "\(t + 2)", "note": String(repeating: "[", count: 31) + String(repeating: "]", count: 31)])
+        let short = object("L-size", ["ts": "\(t + 3)", "note": "\"\""])
+        let exact = object("L-size", ["ts": "\(t + 3)", "note": "\"" + String(repeating: "s", count: eventLimit - short.utf8.count) + "\""])
+        precondition(exact.utf8.count == eventLimit && fields256.utf8.count < eventLimit)
+        return [(t, oneTwentyEight), (t + 1, fields256), (t + 2, depth32), (t + 3, exact)].map { ($0.0, Array($0.1.utf8)) }
+    }
+
     static var all: [MalformedEvent] {
         var c: [MalformedEvent] = []
 
@@ -113,6 +125,8 @@ enum MalformedCorpus {
         // default message.max.bytes (1,000,000), a key of a megabyte.
         let longPayer = String(repeating: "L", count: 129)
         c.append(bad("payer-129-bytes", object("long-1", ["payer": "\"\(longPayer)\""]), "too_long: payer exceeds 128 bytes"))
+        c.append(bad("qr-129-bytes", object("long-2", ["qr": "\"\(longPayer)\""]), "too_long: qr exceeds 128 bytes"))
+        c.append(bad("id-129-bytes", object(longPayer), "too_long: id exceeds 128 bytes"))
         c.append(bad("empty-id", object("", [:]), "invalid_value: id must not be empty"))
         let megabyte = String(repeating: "M", count: 1 << 20)
         let megaPayer = object("mega-1", ["payer": "\"\(megabyte)\""])

@@ -6,23 +6,16 @@ import MuleKafka
 import MuleRules
 import Testing
 
-/// The malformed corpus (`MalformedCorpus`) interleaved with good events, through the live engine
-/// against librdkafka's mock cluster: every bad event lands in the dead-letter topic with its exact
-/// reason, the good ones raise exactly the alerts they raise alone, the counters agree, and the
-/// engine finishes normally.
-@Suite(.serialized, .timeLimit(.minutes(3)))
-struct MalformedInputTests {
+extension StreamEngineTests.Harness {
     /// One consumed record, copied out of librdkafka's buffers.
     struct Record {
-        var offset: Int64
         var key: [UInt8]?
         var value: [UInt8]
-        var isNull: Bool
         var headers: [String: String]
     }
 
-    /// Every record on `topic` of `cluster`, in offset order (single-partition topics).
-    static func records(_ topic: String, in cluster: MockCluster) throws -> [Record] {
+    /// Every record on `topic` in the order consumed, with its headers by name.
+    func records(_ topic: String) throws -> [Record] {
         var kc = KafkaConfig([("bootstrap.servers", cluster.bootstrapServers), ("group.id", "reader-\(UUID())"),
                               ("auto.offset.reset", "earliest")])
         kc.logHandler = KafkaLogRecord.discard
@@ -35,15 +28,22 @@ struct MalformedInputTests {
             let n = try c.poll(max: 100, timeoutMillis: 200) { m in
                 var headers: [String: String] = [:]
                 m.forEachHeader { name, value in headers[name] = value.map { String(decoding: $0, as: UTF8.self) } ?? "" }
-                out.append(Record(offset: m.offset, key: m.key.map { Array($0) }, value: Array(m.value),
-                                  isNull: m.isNullValue, headers: headers))
+                out.append(Record(key: m.key.map { Array($0) }, value: Array(m.value), headers: headers))
             }
             quiet = n == 0 ? quiet + 1 : 0
         }
-        return out.sorted { $0.offset < $1.offset }
+        return out
     }
+}
 
-    /// Ordinary transfers between distinct people plus one first-layer mule, in event-time order.
+/// The malformed corpus (`MalformedCorpus`) interleaved with good events, through the live engine
+/// against librdkafka's mock cluster: every bad event lands in the dead-letter topic with its exact
+/// reason, the good ones raise exactly the alerts they raise alone, the counters agree, and the
+/// engine finishes normally.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct MalformedInputTests {
+    /// Ordinary transfers between distinct people, events exactly at each decoder limit, and one
+    /// first-layer mule, in event-time order.
     static func goodEvents() -> [[UInt8]] {
         let t0 = MalformedCorpus.t0
         var timed: [(Int64, [UInt8])] = (0..<60).map { i in
@@ -52,6 +52,7 @@ struct MalformedInputTests {
         }
         let mule = StreamEngineTests.mule("M", from: t0 + 20_000)
         for (k, e) in mule.enumerated() { timed.append((t0 + 20_000 + (k < 6 ? Int64(k + 1) * 1000 : 120_000), e)) }
+        timed += MalformedCorpus.atTheLimits(from: t0 + 90_000).map { ($0.ts, $0.value) }
         return timed.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
@@ -108,7 +109,7 @@ struct MalformedInputTests {
         for b in bad { byCode[b.code, default: 0] += 1 }
         #expect(counters.decodeFailures == byCode)
 
-        let dlq = try Self.records("in.dlq", in: h.cluster)
+        let dlq = try h.records("in.dlq")
         #expect(dlq.count == bad.count)
         var seen = Set<Int64>()
         for record in dlq {
@@ -140,7 +141,7 @@ struct MalformedInputTests {
         let missing = expectedReasons.filter { !seen.contains($0.key) }.map(\.value.name).sorted()
         #expect(missing.isEmpty, "not dead-lettered: \(missing)")
 
-        let alertIds = try Self.records("out", in: h.cluster).compactMap { r -> String? in
+        let alertIds = try h.records("out").compactMap { r -> String? in
             let obj = try JSONSerialization.jsonObject(with: Data(r.value)) as? [String: Any]
             return obj?["alert_id"] as? String
         }
