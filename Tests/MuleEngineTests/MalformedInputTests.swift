@@ -152,6 +152,21 @@ struct MalformedInputTests {
         #expect(counters.alertsPublished == UInt64(expectedIds.count))
     }
 
+    @Test func anEventLimitWhoseDeadLetterCopyWouldNotFitIsRefusedAtStart() {
+        var config = EngineConfig(kafka: KafkaConfig([("bootstrap.servers", "127.0.0.1:1"), ("group.id", "g")]),
+                                  inputTopic: "in", outputTopic: "out")
+        #expect(config.problems().isEmpty)  // 64 KiB events, librdkafka's 1 000 000-byte default
+        #expect(config.deadLetterCopyLimit == 65_536)
+        config.kafka.set("message.max.bytes", "100000")
+        #expect(config.problems() == ["the largest event (65536 bytes) must leave room for its dead-letter copy "
+            + "(key and value, 4096 bytes of headers) under message.max.bytes (100000)"])
+        config.decoderLimits.maxEventBytes = 40_000
+        #expect(config.problems().isEmpty)
+        config.kafka.set("message.max.bytes", "1000000")
+        config.decoderLimits.maxEventBytes = 600_000
+        #expect(config.problems().count == 1)
+    }
+
     static func produceNull(key: [UInt8], bootstrap: String) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
