@@ -30,7 +30,7 @@ clang_bin="$(dirname "$(readlink -f "$swiftc_bin")")/clang"
 # Runs a build step quietly; shows its log and fails when it fails. gold's "Cannot export local
 # symbol '__asan_*'" warnings are harmless and filtered out.
 step() {
-    local log="$out/build.log"
+    local log="$out/build-$BASHPID.log"
     if ! "$@" >"$log" 2>&1; then
         cat "$log" >&2
         exit 1
@@ -38,7 +38,15 @@ step() {
     grep -v "Cannot export local symbol" "$log" >&2 || true
 }
 
+# True when $1 exists and nothing under the other paths is newer (repeated runs skip the build).
+up_to_date() {
+    local bin="$1"
+    shift
+    [[ -x "$bin" ]] && [[ -z "$(find "$@" -newer "$bin" -print -quit 2>/dev/null)" ]]
+}
+
 build_event_decoder() {
+    up_to_date "$out/event-decoder-fuzz" "$here/EventDecoderFuzz.swift" "$root/Sources/MuleCore" && return
     # One module with the MuleCore sources, so the harness can check internal invariants too.
     step "$swiftc_bin" -sanitize=fuzzer,address -parse-as-library -O -g \
         -module-name MuleCore \
@@ -50,6 +58,7 @@ build_rule_loader() {
     # Yams (and its vendored libyaml, CYaml) from the package's own checkout.
     local yams="$root/.build/checkouts/Yams/Sources"
     if [[ ! -d "$yams" ]]; then (cd "$root" && swift package resolve >/dev/null); fi
+    up_to_date "$out/rule-loader-fuzz" "$here/RuleLoaderFuzz.swift" "$root/Sources/MuleCore" "$root/Sources/MuleRules" "$yams" && return
     local obj="$out/rule-loader-objects"
     rm -rf "$obj" && mkdir -p "$obj"
     local c
@@ -76,9 +85,16 @@ run_target() {
     local corpus="$out/corpus/$name"
     mkdir -p "$corpus"
     cp -n "$here/seeds/$name"/* "$corpus/" 2>/dev/null || true
-    echo "fuzz: $name for ${seconds}s (corpus $corpus)" >&2
-    (cd "$out" && "$out/$name-fuzz" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$out/artifacts/$name-" -dict="$dict" -print_final_stats=1 "${extra[@]}" "$corpus")
+    local log="$out/$name.log"
+    echo "fuzz: $name for ${seconds}s (corpus $corpus, log $log)" >&2
+    # libFuzzer's progress lines go to the log; a failure shows its report, success the stats.
+    if ! (cd "$out" && "$out/$name-fuzz" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$out/artifacts/$name-" -dict="$dict" -print_final_stats=1 "${extra[@]}" "$corpus") >"$log" 2>&1; then
+        tail -n 80 "$log" >&2
+        echo "fuzz: $name FAILED (input saved under $out/artifacts/)" >&2
+        exit 1
+    fi
+    grep -E '^(Done|stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb))' "$log" | sed "s/^/fuzz: $name: /" >&2
 }
 
 extra=("$@")
@@ -86,11 +102,10 @@ case "$target" in
     event-decoder | rule-loader | all) ;;
     *) echo "unknown fuzz target '$target' (event-decoder, rule-loader, all)" >&2; exit 2 ;;
 esac
-if [[ "$target" == event-decoder || "$target" == all ]]; then
-    build_event_decoder
-    run_target event-decoder "$here/event.dict" 512
-fi
-if [[ "$target" == rule-loader || "$target" == all ]]; then
-    build_rule_loader
-    run_target rule-loader "$here/rules.dict" 4096
-fi
+# Both builds at once (each is mostly one single-threaded swiftc), then the runs one after another.
+pids=()
+if [[ "$target" == event-decoder || "$target" == all ]]; then build_event_decoder & pids+=($!); fi
+if [[ "$target" == rule-loader || "$target" == all ]]; then build_rule_loader & pids+=($!); fi
+for pid in "${pids[@]}"; do wait "$pid"; done
+if [[ "$target" == event-decoder || "$target" == all ]]; then run_target event-decoder "$here/event.dict" 512; fi
+if [[ "$target" == rule-loader || "$target" == all ]]; then run_target rule-loader "$here/rules.dict" 4096; fi
