@@ -19,7 +19,7 @@ func procStatusBytes(_ field: String) -> Int {
     defer { fclose(f) }
     var line = [CChar](repeating: 0, count: 256)
     while fgets(&line, Int32(line.count), f) != nil {
-        let text = String(cString: line)
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard text.hasPrefix(field + ":") else { continue }
         let digits = text.dropFirst(field.count + 1).filter(\.isNumber)
         return (Int(digits) ?? 0) * 1024  // the kernel reports kB
@@ -49,7 +49,7 @@ config.dedupHorizonMillis = dedupHorizonMillis
 
 // One reusable event buffer: "a<k>" payer, "a<k+1>" payee, "t<k>" id, written in place.
 var scratch = [UInt8](repeating: 0, count: 64)
-func put(_ prefix: UInt8, _ n: Int, at start: Int) -> ByteSpan {
+@MainActor func put(_ prefix: UInt8, _ n: Int, at start: Int) -> ByteSpan {
     var digits: [UInt8] = []
     var v = n
     repeat { digits.append(UInt8(48 + v % 10)); v /= 10 } while v > 0
