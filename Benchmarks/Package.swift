@@ -34,6 +34,8 @@ let package = Package(
         // target for callgrind/perf) and bytes per tracked account.
         .executableTarget(name: "replay", dependencies: ["BenchSupport"], path: "Tools/replay"),
         .executableTarget(name: "state-bytes", dependencies: ["BenchSupport"], path: "Tools/state-bytes"),
+        // Memory under the account cap (also built straight with swiftc by scripts/memory-check).
+        .executableTarget(name: "account-cap", dependencies: [.product(name: "MuleCore", package: "MuleStream")], path: "Tools/account-cap"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -49,6 +49,15 @@ public struct EngineConfig: Sendable {
     /// monitor, when one is attached.
     public var statusIntervalMillis: Int64 = 1000
 
+    /// Bytes of a bad event's key and of its value copied to the dead-letter topic (the rest is
+    /// cut, and a `truncated` header says so): the decoder's event limit, since every event it
+    /// accepts is smaller.
+    public var deadLetterCopyLimit: Int { min(max(decoderLimits.maxEventBytes, 0), Int(Int32.max)) }
+    /// librdkafka's default producer `message.max.bytes`.
+    static let librdkafkaMessageMaxBytes = 1_000_000
+    /// Room for the dead-letter headers and record framing.
+    static let deadLetterOverheadBytes = 4096
+
     public init(kafka: KafkaConfig, inputTopic: String, outputTopic: String, deadLetterTopic: String? = nil,
                 shadowTopic: String? = nil) {
         self.kafka = kafka
@@ -85,6 +94,11 @@ public struct EngineConfig: Sendable {
         if detector.maxLegsPerAccount < 2 { out.append("max legs per account must be at least 2") }
         if pollBatch < 1 { out.append("poll batch must be at least 1") }
         if statusIntervalMillis < 1 { out.append("the status interval must be at least 1 ms") }
+        let messageMax = kafka["message.max.bytes"].flatMap(Int.init) ?? Self.librdkafkaMessageMaxBytes
+        if 2 * deadLetterCopyLimit + Self.deadLetterOverheadBytes > messageMax {
+            out.append("the largest event (\(decoderLimits.maxEventBytes) bytes) must leave room for its dead-letter copy "
+                + "(key and value, \(Self.deadLetterOverheadBytes) bytes of headers) under message.max.bytes (\(messageMax))")
+        }
         return out
     }
 }

@@ -61,22 +61,7 @@ struct StreamEngineTests {
 
         /// Every record on `topic` with its `reason` header (if any).
         func read(_ topic: String) throws -> [(reason: String?, value: String)] {
-            var kc = KafkaConfig([("bootstrap.servers", cluster.bootstrapServers), ("group.id", "reader-\(UUID())"),
-                                  ("auto.offset.reset", "earliest")])
-            kc.logHandler = KafkaLogRecord.discard
-            let c = try KafkaConsumer(config: kc, topics: [topic])
-            defer { c.close() }
-            var out: [(String?, String)] = []
-            var quiet = 0
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline && (out.isEmpty ? quiet < 40 : quiet < 5) {
-                let n = try c.poll(max: 100, timeoutMillis: 200) { m in
-                    let reason = m.header("reason").flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
-                    out.append((reason, String(decoding: m.value, as: UTF8.self)))
-                }
-                quiet = n == 0 ? quiet + 1 : 0
-            }
-            return out
+            try records(topic).map { ($0.headers["reason"], String(decoding: $0.value, as: UTF8.self)) }
         }
     }
 
