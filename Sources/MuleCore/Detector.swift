@@ -107,6 +107,10 @@ struct RulePlan: Sendable {
     @usableFromInline var needsDistinct: Bool
     @usableFromInline var hasOutcomes: Bool
     @usableFromInline var needsChain: Bool
+    /// Reads chain metrics only: no pass over the window's legs is needed to evaluate it.
+    @usableFromInline var chainOnly: Bool
+    /// Its conditions (not only its signals) read `gang_size`.
+    @usableFromInline var conditionReadsGang: Bool
     /// Fewest legs the window must hold for the rule to possibly fire (cheap pre-check).
     @usableFromInline var minLegs: Int
     @usableFromInline var onCredit: Bool
@@ -138,6 +142,8 @@ struct RulePlan: Sendable {
         needsCreditTimes = ms.contains { if case .burst = $0 { true } else { false } }
         needsDistinct = ms.contains(.distinctPayers) || ms.contains(.distinctPayees)
         needsChain = ms.contains(.chainDepth) || ms.contains(.chainPayers) || ms.contains(.gangSize)
+        chainOnly = needsChain && ms.allSatisfy { $0 == .chainDepth || $0 == .chainPayers || $0 == .gangSize }
+        conditionReadsGang = rule.conditions.metrics.contains(.gangSize)
         minLegs = RulePlan.minimumLegs(rule.conditions)
         onCredit = rule.trigger != .debit
         onDebit = rule.trigger != .credit
@@ -212,8 +218,9 @@ public struct Detector: Sendable {
     @usableFromInline var lastForwarderInto: [Int32: (from: Int32, ts: Int64)] = [:]
     /// Payer → the last mule-style forwarder that passed its money on (shared-upstream ties).
     @usableFromInline var lastForwarderOf: [Int32: (by: Int32, ts: Int64)] = [:]
-    /// Latest hop each account made or received (to skip chain metrics for everyone else).
-    @usableFromInline var lastHopAt: [Int32: Int64] = [:]
+    /// Latest hop each account made or received, by account id (`Int64.min`: none), to skip
+    /// chain metrics for everyone else with one array read.
+    @usableFromInline var lastHopAt: [Int64] = []
     // Scratch for hop matching (reused: no allocation per transfer).
     @usableFromInline var chainFifo: [(index: Int32, left: Int64)] = []
     @usableFromInline var chainMatched: [Int32] = []
@@ -379,6 +386,9 @@ public struct Detector: Sendable {
                 states[i] = AccountState(firstSeen: ts)
             }
             scan.ensureCapacity(accounts.idCapacity)
+            if lastHopAt.count < accounts.idCapacity {
+                lastHopAt.append(contentsOf: repeatElement(.min, count: max(accounts.idCapacity, lastHopAt.count * 2, 1024) - lastHopAt.count))
+            }
             lruAppend(id)
             if accounts.count > config.maxAccounts { evictForCap() }
         } else if ts < states[i].firstSeen {
@@ -496,12 +506,21 @@ public struct Detector: Sendable {
             if credit ? !plan.onCredit : !plan.onDebit { continue }
             let from = t &- plan.windowMillis
             let ring = states[Int(account)].legs
-            let start = legs.firstIndex(ring, atOrAfter: from)
-            let inWindow = ring.count - start
-            if inWindow < plan.minLegs { continue }
-            scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
-            if plan.needsChain { chainMetrics(account: account, ring: ring, start: start) }
+            // -1 until needed: a rule reading chain metrics only looks at the legs when the
+            // account took part in a hop within its window (most never do).
+            var start = -1
+            if !plan.chainOnly {
+                start = legs.firstIndex(ring, atOrAfter: from)
+                if ring.count - start < plan.minLegs { continue }
+                scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+            }
+            if plan.needsChain {
+                chainMetrics(account: account, ring: ring, from: from, start: &start)
+                scan.gangSize = plan.conditionReadsGang ? gangSize(of: account) : 0
+            }
             guard scan.holds(program, plan.condition) else { continue }
+            if plan.needsChain && !plan.conditionReadsGang { scan.gangSize = gangSize(of: account) }
+            if start < 0 { start = legs.firstIndex(ring, atOrAfter: from) }
             var score = plan.scoreBase
             for s in Int(plan.signalStart)..<Int(plan.signalEnd) where scan.holds(program, signals[s].condition) {
                 score += signals[s].weight

@@ -28,7 +28,9 @@ struct WindowScan: Sendable {
     // FIFO of unspent credits: (ts, remaining units).
     var fifoTs: [Int64] = []
     var fifoLeft: [Int64] = []
+    /// Dwell pieces of the last matching pass: the first `dwellCount` (the array is scratch).
     var dwell: [DwellPiece] = []
+    var dwellCount = 0
     var creditTimes: [Int64] = []
 
     // The window being described, kept for the deferred matching pass.
@@ -121,31 +123,52 @@ struct WindowScan: Sendable {
         }
         let gen = generation
         let count = ring.count
+        let credits = self.credits
+        let debits = self.debits
+        var inCount = 0, outCount = 0, distinctPayers = 0, distinctPayees = 0
+        var inAmount: Int64 = 0, outAmount: Int64 = 0
+        // The marks are moved out for the pass so they are written through plain pointers
+        // (no uniqueness check per write) and moved back after.
+        var payerMarks = self.payerMarks, payeeMarks = self.payeeMarks
+        self.payerMarks = []
+        self.payeeMarks = []
         legStorage.withUnsafeBufferPointer { buf in
-            var i = start
-            while i < count {
-                let leg = buf[ring.slot(i)]
-                i &+= 1
-                if leg.isCredit {
-                    guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                    inCount &+= 1
-                    inAmount &+= leg.amount
-                    if needsDistinct, payerMarks[Int(leg.counterparty)] != gen {
-                        payerMarks[Int(leg.counterparty)] = gen
-                        distinctPayers &+= 1
-                    }
-                    if needsCreditTimes { creditTimes.append(leg.ts) }
-                } else {
-                    guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                    outCount &+= 1
-                    outAmount &+= leg.amount
-                    if needsDistinct, payeeMarks[Int(leg.counterparty)] != gen {
-                        payeeMarks[Int(leg.counterparty)] = gen
-                        distinctPayees &+= 1
+            payerMarks.withUnsafeMutableBufferPointer { payerMark in
+                payeeMarks.withUnsafeMutableBufferPointer { payeeMark in
+                    var i = start
+                    while i < count {
+                        let leg = buf[ring.slot(i)]
+                        i &+= 1
+                        if leg.isCredit {
+                            guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                            inCount &+= 1
+                            inAmount &+= leg.amount
+                            if needsDistinct, payerMark[Int(leg.counterparty)] != gen {
+                                payerMark[Int(leg.counterparty)] = gen
+                                distinctPayers &+= 1
+                            }
+                            if needsCreditTimes { creditTimes.append(leg.ts) }
+                        } else {
+                            guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                            outCount &+= 1
+                            outAmount &+= leg.amount
+                            if needsDistinct, payeeMark[Int(leg.counterparty)] != gen {
+                                payeeMark[Int(leg.counterparty)] = gen
+                                distinctPayees &+= 1
+                            }
+                        }
                     }
                 }
             }
         }
+        self.payerMarks = payerMarks
+        self.payeeMarks = payeeMarks
+        self.inCount = inCount
+        self.inAmount = inAmount
+        self.outCount = outCount
+        self.outAmount = outAmount
+        self.distinctPayers = distinctPayers
+        self.distinctPayees = distinctPayees
     }
 
     /// Drops the scan's reference to the leg pool (the detector is about to append to it).
@@ -171,39 +194,71 @@ struct WindowScan: Sendable {
     /// The FIFO matching pass; also collects dwell pieces when the rule reads dwell.
     mutating func match() {
         matchingDone = true
-        fifoTs.removeAll(keepingCapacity: true)
-        fifoLeft.removeAll(keepingCapacity: true)
-        dwell.removeAll(keepingCapacity: true)
-        var fifoHead = 0
+        let n = ring.count - start
+        // Scratch sized for the window (a debit and the credits it spends make at most one
+        // piece per leg), written through pointers: no append or uniqueness check per leg.
+        if fifoTs.count < n {
+            fifoTs = Array(repeating: 0, count: max(n, fifoTs.count * 2))
+            fifoLeft = Array(repeating: 0, count: fifoTs.count)
+        }
+        if collectDwell && dwell.count < n {
+            dwell = Array(repeating: DwellPiece(ms: 0, units: 0), count: max(n, dwell.count * 2))
+        }
+        var fifoTs = self.fifoTs, fifoLeft = self.fifoLeft, dwell = self.dwell
+        self.fifoTs = []
+        self.fifoLeft = []
+        self.dwell = []
+        let credits = self.credits, debits = self.debits, collectDwell = self.collectDwell
+        let ring = self.ring, start = self.start
         var matched: Int64 = 0
-        for i in start..<ring.count {
-            let leg = legStorage[ring.slot(i)]
-            if leg.isCredit {
-                guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                fifoTs.append(leg.ts)
-                fifoLeft.append(leg.amount)
-            } else {
-                guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                var left = leg.amount
-                while left > 0 && fifoHead < fifoTs.count {
-                    let take = min(left, fifoLeft[fifoHead])
-                    left -= take
-                    fifoLeft[fifoHead] -= take
-                    matched &+= take
-                    if collectDwell { dwell.append(DwellPiece(ms: leg.ts - fifoTs[fifoHead], units: take)) }
-                    if fifoLeft[fifoHead] == 0 { fifoHead += 1 }
+        var pieces = 0
+        legStorage.withUnsafeBufferPointer { buf in
+            fifoTs.withUnsafeMutableBufferPointer { fts in
+                fifoLeft.withUnsafeMutableBufferPointer { fleft in
+                    dwell.withUnsafeMutableBufferPointer { dw in
+                        var fifoHead = 0
+                        var fifoCount = 0
+                        for i in start..<ring.count {
+                            let leg = buf[ring.slot(i)]
+                            if leg.isCredit {
+                                guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                                fts[fifoCount] = leg.ts
+                                fleft[fifoCount] = leg.amount
+                                fifoCount &+= 1
+                            } else {
+                                guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                                var left = leg.amount
+                                while left > 0 && fifoHead < fifoCount {
+                                    let take = min(left, fleft[fifoHead])
+                                    left -= take
+                                    fleft[fifoHead] -= take
+                                    matched &+= take
+                                    if collectDwell {
+                                        dw[pieces] = DwellPiece(ms: leg.ts - fts[fifoHead], units: take)
+                                        pieces &+= 1
+                                    }
+                                    if fleft[fifoHead] == 0 { fifoHead += 1 }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
+        self.fifoTs = fifoTs
+        self.fifoLeft = fifoLeft
+        self.dwell = dwell
+        dwellCount = pieces
         matchedUnits = matched
     }
 
     mutating func computeDwell() {
         if !matchingDone { match() }
         dwellDone = true
-        if !dwell.isEmpty {
+        if dwellCount > 0 {
             // Order among equal dwells does not matter: the quantile is a dwell value.
-            dwell.withUnsafeMutableBufferPointer { WindowScan.heapSortByDwell($0) }
+            let n = dwellCount
+            dwell.withUnsafeMutableBufferPointer { WindowScan.heapSortByDwell(UnsafeMutableBufferPointer(rebasing: $0[0..<n])) }
             dwellMedianMs = weightedQuantile(0.5)
             dwellP90Ms = weightedQuantile(0.9)
         }
@@ -239,11 +294,11 @@ struct WindowScan: Sendable {
     func weightedQuantile(_ q: Double) -> Int64 {
         let total = Double(matchedUnits)
         var acc: Int64 = 0
-        for p in dwell {
+        for p in dwell[0..<dwellCount] {
             acc += p.units
             if Double(acc) >= q * total { return p.ms }
         }
-        return dwell[dwell.count - 1].ms
+        return dwell[dwellCount - 1].ms
     }
 
     /// Pass-through for the alert (0 when nothing came in); valid after `completeAll()`.
