@@ -107,6 +107,8 @@ struct RulePlan: Sendable {
     @usableFromInline var needsDistinct: Bool
     @usableFromInline var hasOutcomes: Bool
     @usableFromInline var needsChain: Bool
+    @usableFromInline var readsChainDepth: Bool
+    @usableFromInline var readsChainPayers: Bool
     /// Reads chain metrics only: no pass over the window's legs is needed to evaluate it.
     @usableFromInline var chainOnly: Bool
     /// Its conditions (not only its signals) read `gang_size`.
@@ -142,6 +144,8 @@ struct RulePlan: Sendable {
         needsCreditTimes = ms.contains { if case .burst = $0 { true } else { false } }
         needsDistinct = ms.contains(.distinctPayers) || ms.contains(.distinctPayees)
         needsChain = ms.contains(.chainDepth) || ms.contains(.chainPayers) || ms.contains(.gangSize)
+        readsChainDepth = ms.contains(.chainDepth)
+        readsChainPayers = ms.contains(.chainPayers)
         chainOnly = needsChain && ms.allSatisfy { $0 == .chainDepth || $0 == .chainPayers || $0 == .gangSize }
         conditionReadsGang = rule.conditions.metrics.contains(.gangSize)
         minLegs = RulePlan.minimumLegs(rule.conditions)
@@ -218,9 +222,6 @@ public struct Detector: Sendable {
     @usableFromInline var lastForwarderInto: [Int32: (from: Int32, ts: Int64)] = [:]
     /// Payer → the last mule-style forwarder that passed its money on (shared-upstream ties).
     @usableFromInline var lastForwarderOf: [Int32: (by: Int32, ts: Int64)] = [:]
-    /// Latest hop each account made or received, by account id (`Int64.min`: none), to skip
-    /// chain metrics for everyone else with one array read.
-    @usableFromInline var lastHopAt: [Int64] = []
     // Scratch for hop matching (reused: no allocation per transfer).
     @usableFromInline var chainFifo: [(index: Int32, left: Int64)] = []
     @usableFromInline var chainMatched: [Int32] = []
@@ -284,13 +285,25 @@ public struct Detector: Sendable {
             let wasHolding = partitionHolds[slot]
             if t.timestamp > partitionMax[slot] { partitionMax[slot] = t.timestamp }
             partitionHolds[slot] = true
-            if wasHolding || partitionMax[slot] > watermark { advanceWatermark(to: heldWatermark()) }
+            if wasHolding || partitionMax[slot] > watermark {
+                advanceWatermark(to: Detector.heldWatermark(
+                    partitionMax: partitionMax, partitionHolds: partitionHolds, maxSeen: maxSeen,
+                    lateness: config.allowedLatenessMillis))
+            }
         }
         return .accepted
     }
 
     /// The slowest holding partition's newest event time, minus the allowed lateness.
     func heldWatermark() -> Int64 {
+        Detector.heldWatermark(partitionMax: partitionMax, partitionHolds: partitionHolds, maxSeen: maxSeen,
+                               lateness: config.allowedLatenessMillis)
+    }
+
+    // Static over the few values it reads: called per ingested event, and a method call on a
+    // copy of the whole detector cost a 400-byte memcpy each time.
+    @inline(__always)
+    static func heldWatermark(partitionMax: [Int64], partitionHolds: [Bool], maxSeen: Int64, lateness: Int64) -> Int64 {
         var low = Int64.max
         var any = false
         for i in 0..<partitionMax.count where partitionHolds[i] {
@@ -299,7 +312,7 @@ public struct Detector: Sendable {
         }
         if !any { low = maxSeen }
         if low == .min { return .min }
-        return low &- config.allowedLatenessMillis
+        return low &- lateness
     }
 
     mutating func growPartitions(_ n: Int) {
@@ -384,10 +397,6 @@ public struct Detector: Sendable {
                 states.append(AccountState(firstSeen: ts))
             } else {
                 states[i] = AccountState(firstSeen: ts)
-            }
-            scan.ensureCapacity(accounts.idCapacity)
-            if lastHopAt.count < accounts.idCapacity {
-                lastHopAt.append(contentsOf: repeatElement(.min, count: max(accounts.idCapacity, lastHopAt.count * 2, 1024) - lastHopAt.count))
             }
             lruAppend(id)
             if accounts.count > config.maxAccounts { evictForCap() }
@@ -515,7 +524,8 @@ public struct Detector: Sendable {
                 scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
             }
             if plan.needsChain {
-                chainMetrics(account: account, ring: ring, from: from, start: &start)
+                chainMetrics(account: account, ring: ring, from: from, start: &start,
+                             depth: plan.readsChainDepth, payers: plan.readsChainPayers)
                 scan.gangSize = plan.conditionReadsGang ? gangSize(of: account) : 0
             }
             guard scan.holds(program, plan.condition) else { continue }

@@ -21,10 +21,13 @@ struct WindowScan: Sendable {
         var units: Int64
     }
 
-    // Distinct-counting marks indexed by account id, stamped with a generation number.
-    var payerMarks: [UInt32] = []
-    var payeeMarks: [UInt32] = []
-    var generation: UInt32 = 0
+    // Distinct counting: a small open-addressing set of the window's counterparties (payers
+    // as `id << 1`, payees as `id << 1 | 1`, in the low 32 bits) stamped with the scan's
+    // generation in the high 32 bits, so it needs no clearing between scans. It stays in L1
+    // however many accounts exist, where marks indexed by account id cost a cache miss per leg
+    // and 8 bytes per account.
+    var seen: [UInt64] = []
+    var generation: UInt64 = 0
     // FIFO of unspent credits: (ts, remaining units).
     var fifoTs: [Int64] = []
     var fifoLeft: [Int64] = []
@@ -62,15 +65,6 @@ struct WindowScan: Sendable {
     var dwellP90Ms: Int64?
 
     @usableFromInline init() {}
-
-    @usableFromInline
-    mutating func ensureCapacity(_ accounts: Int) {
-        if payerMarks.count < accounts {
-            let n = max(accounts, payerMarks.count * 2, 1024)
-            payerMarks.append(contentsOf: repeatElement(0, count: n - payerMarks.count))
-            payeeMarks.append(contentsOf: repeatElement(0, count: n - payeeMarks.count))
-        }
-    }
 
     /// Money matched FIFO from credits to later debits in the window (deferred pass).
     var matched: Int64 {
@@ -114,55 +108,60 @@ struct WindowScan: Sendable {
         creditTimes.removeAll(keepingCapacity: true)
         let needsDistinct = rule.needsDistinct
         let needsCreditTimes = rule.needsCreditTimes
+        let count = ring.count
+        // Set of at most `count - start` keys at load ≤ 1/2.
+        var seenMask = 0
         if needsDistinct {
+            var cap = 16
+            while cap < 2 * (count - start) { cap <<= 1 }
+            if seen.count < cap { seen = Array(repeating: 0, count: cap) }
+            seenMask = cap - 1
             generation &+= 1
-            if generation == 0 {  // wrapped: clear stale stamps
-                for i in payerMarks.indices { payerMarks[i] = 0; payeeMarks[i] = 0 }
+            if generation == 1 << 32 {  // stamps wrapped: clear stale ones
+                for i in seen.indices { seen[i] = 0 }
                 generation = 1
             }
         }
-        let gen = generation
-        let count = ring.count
+        let stamp = generation << 32
         let credits = self.credits
         let debits = self.debits
         var inCount = 0, outCount = 0, distinctPayers = 0, distinctPayees = 0
         var inAmount: Int64 = 0, outAmount: Int64 = 0
-        // The marks are moved out for the pass so they are written through plain pointers
-        // (no uniqueness check per write) and moved back after.
-        var payerMarks = self.payerMarks, payeeMarks = self.payeeMarks
-        self.payerMarks = []
-        self.payeeMarks = []
+        var seen = self.seen
+        self.seen = []
         legStorage.withUnsafeBufferPointer { buf in
-            payerMarks.withUnsafeMutableBufferPointer { payerMark in
-                payeeMarks.withUnsafeMutableBufferPointer { payeeMark in
-                    var i = start
-                    while i < count {
-                        let leg = buf[ring.slot(i)]
-                        i &+= 1
-                        if leg.isCredit {
-                            guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                            inCount &+= 1
-                            inAmount &+= leg.amount
-                            if needsDistinct, payerMark[Int(leg.counterparty)] != gen {
-                                payerMark[Int(leg.counterparty)] = gen
-                                distinctPayers &+= 1
-                            }
-                            if needsCreditTimes { creditTimes.append(leg.ts) }
-                        } else {
-                            guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                            outCount &+= 1
-                            outAmount &+= leg.amount
-                            if needsDistinct, payeeMark[Int(leg.counterparty)] != gen {
-                                payeeMark[Int(leg.counterparty)] = gen
-                                distinctPayees &+= 1
-                            }
-                        }
+            seen.withUnsafeMutableBufferPointer { set in
+                /// Adds `key` (32 bits); true if it was not there yet in this scan.
+                @inline(__always) func insert(_ key: UInt64) -> Bool {
+                    let entry = stamp | key
+                    var s = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & seenMask
+                    while true {
+                        let k = set[s]
+                        if k == entry { return false }
+                        if k & 0xFFFF_FFFF_0000_0000 != stamp { set[s] = entry; return true }
+                        s = (s &+ 1) & seenMask
+                    }
+                }
+                var i = start
+                while i < count {
+                    let leg = buf[ring.slot(i)]
+                    i &+= 1
+                    if leg.isCredit {
+                        guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                        inCount &+= 1
+                        inAmount &+= leg.amount
+                        if needsDistinct, insert(UInt64(UInt32(bitPattern: leg.counterparty) << 1)) { distinctPayers &+= 1 }
+                        if needsCreditTimes { creditTimes.append(leg.ts) }
+                    } else {
+                        guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                        outCount &+= 1
+                        outAmount &+= leg.amount
+                        if needsDistinct, insert(UInt64(UInt32(bitPattern: leg.counterparty) << 1 | 1)) { distinctPayees &+= 1 }
                     }
                 }
             }
         }
-        self.payerMarks = payerMarks
-        self.payeeMarks = payeeMarks
+        self.seen = seen
         self.inCount = inCount
         self.inAmount = inAmount
         self.outCount = outCount
@@ -180,7 +179,7 @@ struct WindowScan: Sendable {
 
     /// Scratch bytes (distinct-counting marks and buffers), for memory accounting.
     var memoryBytes: Int {
-        (payerMarks.capacity + payeeMarks.capacity) * 4
+        seen.capacity * 8
             + (fifoTs.capacity + fifoLeft.capacity + creditTimes.capacity + dwell.capacity * 2) * 8
     }
 
