@@ -365,6 +365,9 @@ public struct Detector: Sendable {
 
     /// Hands over the alerts raised since the last call.
     public mutating func takeAlerts() -> [Alert] {
+        // Nothing raised (the usual case): hand over the shared empty array, because emptying a
+        // buffer the caller now shares would allocate a fresh one on every call.
+        if alerts.isEmpty { return [] }
         defer { alerts.removeAll(keepingCapacity: true) }
         return alerts
     }
