@@ -133,6 +133,13 @@ struct LegPool: Sendable {
     /// Index (within the ring) of the first leg with `ts >= from`.
     @inlinable
     func firstIndex(_ ring: LegRing, atOrAfter from: Int64) -> Int {
+        // Most accounts hold a few legs: a forward walk over one or two cache lines beats the
+        // mispredicted, dependent loads of a binary search there.
+        if ring.count <= 8 {
+            var i = 0
+            while i < ring.count && storage[ring.slot(i)].ts < from { i &+= 1 }
+            return i
+        }
         var lo = 0
         var hi = ring.count
         while lo < hi {
@@ -160,9 +167,23 @@ struct AccountState: Sendable {
     @usableFromInline var pendingRefs: Int32 = 0
     @usableFromInline var lruPrev: Int32 = -1
     @usableFromInline var lruNext: Int32 = -1
+    /// When it last took part in a hop: read on every chain-rule evaluation, so it lives with
+    /// the state already loaded (a separate array by id cost a cache miss per evaluation).
+    @usableFromInline var lastHop = HopTimes()
 
     @inlinable init(firstSeen: Int64) {
         self.firstSeen = firstSeen
         self.lastActive = firstSeen
     }
+}
+
+/// When an account last took part in a hop (`Int64.min`: never, or not since it was forgotten).
+@usableFromInline
+struct HopTimes: Sendable {
+    /// Latest hop it made or received.
+    @usableFromInline var any: Int64 = .min
+    /// Latest mule-style hop it received.
+    @usableFromInline var muleIn: Int64 = .min
+
+    @usableFromInline init() {}
 }

@@ -25,6 +25,14 @@ public enum ByteHash {
         }
         if i < n {
             var w: UInt64 = 0
+            #if _endian(little)
+            if n >= 8 {
+                // The last 8 bytes in one load, shifted so the 1–7 remaining ones sit low:
+                // the same word the byte loop builds.
+                w = bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) >> UInt64((8 - (n - i)) * 8)
+                i = n
+            }
+            #endif
             var shift: UInt64 = 0
             while i < n {
                 w |= UInt64(bytes[i]) << shift

@@ -48,8 +48,22 @@ extension Detector {
         let ring = states[Int(p.payer)].legs
         let n = ring.count
         guard n >= 2 else { return }
-        let start = legs.firstIndex(ring, atOrAfter: p.ts &- cfg.hopWindowMillis)
-        guard start < n - 1 else { return }
+        // Totals first, without matching: FIFO matching can cover at most what came in, and
+        // the pass-on share is a ratio of the same totals, so most transfers (money not
+        // received and passed on within the hop window) stop here, before any hop lookup.
+        // Walking back from the newest leg finds the window's start on the way.
+        let cutoff = p.ts &- cfg.hopWindowMillis
+        var inflow: Int64 = 0
+        var outflow: Int64 = 0
+        var start = n
+        while start > 0 {
+            let leg = legs[ring, start - 1]
+            if leg.ts < cutoff { break }
+            if leg.isCredit { inflow &+= leg.amount } else { outflow &+= leg.amount }
+            start -= 1
+        }
+        guard start < n - 1, inflow > 0, !(Double(inflow) / Double(legs[ring, n - 1].amount) < cfg.minCoverage),
+              Double(outflow) / Double(inflow) >= cfg.minPassOn else { return }
         // FIFO over the payer's legs in the hop window, this debit (the last leg) included:
         // every debit spends the oldest money still unspent. Each debit's match is noted so that
         // when this transfer turns out to be a hop, earlier covered forwards of the same batch
@@ -58,8 +72,8 @@ extension Detector {
         chainDebits.removeAll(keepingCapacity: true)
         chainMatched.removeAll(keepingCapacity: true)
         var head = 0
-        var inflow: Int64 = 0
-        var outflow: Int64 = 0
+        inflow = 0
+        outflow = 0
         var firstPayer: Int32 = -1
         var sources = 0
         for i in start..<n {
@@ -119,8 +133,9 @@ extension Detector {
         _ = hops.add(Hop(
             from: payer, to: leg.counterparty, ts: leg.ts, amount: leg.amount, delayMillis: d.delayMillis,
             retained: retained, depth: depth, muleStyle: muleStyle, parent: d.parent, txHandle: leg.txHandle))
-        lastHopAt[payer] = max(lastHopAt[payer] ?? .min, leg.ts)
-        lastHopAt[leg.counterparty] = max(lastHopAt[leg.counterparty] ?? .min, leg.ts)
+        states[Int(payer)].lastHop.any = max(states[Int(payer)].lastHop.any, leg.ts)
+        states[Int(leg.counterparty)].lastHop.any = max(states[Int(leg.counterparty)].lastHop.any, leg.ts)
+        if muleStyle { states[Int(leg.counterparty)].lastHop.muleIn = max(states[Int(leg.counterparty)].lastHop.muleIn, leg.ts) }
         guard muleStyle else { return }
         let earlier = nameOrder()
         let horizon = cfg.gangHorizonMillis
@@ -167,31 +182,37 @@ extension Detector {
         let now = min(watermark, maxSeen)
         guard now > Int64.min + max(config.chains.hopMemoryMillis, config.chains.gangHorizonMillis) else { return }
         hops.expire(before: now - config.chains.hopMemoryMillis)
-        gangs.expire(watermark: now, earlier: nameOrder())
+        // The name order copies the account table (retains): build it only when a rebuild is due.
+        if gangs.isDueForExpiry(watermark: now) { gangs.expire(watermark: now, earlier: nameOrder()) }
     }
 
     mutating func forgetChains(of id: Int32) {
         lastForwarderInto.removeValue(forKey: id)
         lastForwarderOf.removeValue(forKey: id)
-        lastHopAt.removeValue(forKey: id)
         if gangs.isTied(id) {
             gangs.remove(id, earlier: nameOrder())
         }
     }
 
-    /// Fills the scan's chain metrics for the legs in the window.
-    mutating func chainMetrics(account: Int32, ring: LegRing, start: Int) {
+    /// Fills the scan's chain depth and chain payers (those asked for) for the legs in the window
+    /// `[from, …]`; `start` is the window's first leg, found here (and handed back) if still -1
+    /// and needed.
+    mutating func chainMetrics(account: Int32, ring: LegRing, from: Int64, start: inout Int, depth wantDepth: Bool, payers wantPayers: Bool) {
         var depth = 0
         chainMatched.removeAll(keepingCapacity: true)
-        scan.gangSize = gangs.component(of: account)?.size ?? 0
-        // Most accounts never took part in a hop: one lookup instead of one per leg.
-        guard start < ring.count, let last = lastHopAt[account], last >= legs[ring, start].ts else {
-            scan.chainDepth = 0
-            scan.chainPayers = 0
-            return
-        }
+        scan.chainDepth = 0
+        scan.chainPayers = 0
+        // Most accounts never took part in a hop, and fewer still received a mule-style one:
+        // one array read instead of one lookup per leg. Depth counts the account's own hops,
+        // payers the mule-style hops into it.
+        let times = states[Int(account)].lastHop
+        let last = max(wantDepth ? times.any : .min, wantPayers ? times.muleIn : .min)
+        guard last >= from else { return }
+        if start < 0 { start = legs.firstIndex(ring, atOrAfter: from) }
+        guard start < ring.count, last >= legs[ring, start].ts else { return }
         for i in start..<ring.count {
             let leg = legs[ring, i]
+            if leg.isCredit ? !wantPayers : !wantDepth { continue }
             guard let (_, h) = hops.hop(forTransfer: leg.txHandle) else { continue }
             if !leg.isCredit && h.from == account { depth = max(depth, Int(h.depth)) }
             if leg.isCredit && h.to == account && h.muleStyle && !chainMatched.contains(h.from) {
@@ -202,10 +223,15 @@ extension Detector {
         scan.chainPayers = chainMatched.count
     }
 
+    /// Members of the account's gang (0 when it is in none).
+    mutating func gangSize(of account: Int32) -> Int {
+        gangs.isTied(account) ? gangs.component(of: account)?.size ?? 0 : 0
+    }
+
     /// Adds the deepest chain through the account (within the window) and its gang to an alert.
     mutating func describeChain(of account: Int32, ring: LegRing, start: Int, in alert: inout Alert) {
         var best: (seq: UInt64, hop: Hop)?
-        let tookPart = lastHopAt[account] != nil
+        let tookPart = states[Int(account)].lastHop.any != .min
         for i in start..<ring.count where tookPart {
             guard let found = hops.hop(forTransfer: legs[ring, i].txHandle) else { continue }
             if best == nil || found.hop.depth >= best!.hop.depth { best = found }

@@ -107,6 +107,12 @@ struct RulePlan: Sendable {
     @usableFromInline var needsDistinct: Bool
     @usableFromInline var hasOutcomes: Bool
     @usableFromInline var needsChain: Bool
+    @usableFromInline var readsChainDepth: Bool
+    @usableFromInline var readsChainPayers: Bool
+    /// Reads chain metrics only: no pass over the window's legs is needed to evaluate it.
+    @usableFromInline var chainOnly: Bool
+    /// Its conditions (not only its signals) read `gang_size`.
+    @usableFromInline var conditionReadsGang: Bool
     /// Fewest legs the window must hold for the rule to possibly fire (cheap pre-check).
     @usableFromInline var minLegs: Int
     @usableFromInline var onCredit: Bool
@@ -138,6 +144,10 @@ struct RulePlan: Sendable {
         needsCreditTimes = ms.contains { if case .burst = $0 { true } else { false } }
         needsDistinct = ms.contains(.distinctPayers) || ms.contains(.distinctPayees)
         needsChain = ms.contains(.chainDepth) || ms.contains(.chainPayers) || ms.contains(.gangSize)
+        readsChainDepth = ms.contains(.chainDepth)
+        readsChainPayers = ms.contains(.chainPayers)
+        chainOnly = needsChain && ms.allSatisfy { $0 == .chainDepth || $0 == .chainPayers || $0 == .gangSize }
+        conditionReadsGang = rule.conditions.metrics.contains(.gangSize)
         minLegs = RulePlan.minimumLegs(rule.conditions)
         onCredit = rule.trigger != .debit
         onDebit = rule.trigger != .credit
@@ -212,8 +222,6 @@ public struct Detector: Sendable {
     @usableFromInline var lastForwarderInto: [Int32: (from: Int32, ts: Int64)] = [:]
     /// Payer → the last mule-style forwarder that passed its money on (shared-upstream ties).
     @usableFromInline var lastForwarderOf: [Int32: (by: Int32, ts: Int64)] = [:]
-    /// Latest hop each account made or received (to skip chain metrics for everyone else).
-    @usableFromInline var lastHopAt: [Int32: Int64] = [:]
     // Scratch for hop matching (reused: no allocation per transfer).
     @usableFromInline var chainFifo: [(index: Int32, left: Int64)] = []
     @usableFromInline var chainMatched: [Int32] = []
@@ -277,13 +285,25 @@ public struct Detector: Sendable {
             let wasHolding = partitionHolds[slot]
             if t.timestamp > partitionMax[slot] { partitionMax[slot] = t.timestamp }
             partitionHolds[slot] = true
-            if wasHolding || partitionMax[slot] > watermark { advanceWatermark(to: heldWatermark()) }
+            if wasHolding || partitionMax[slot] > watermark {
+                advanceWatermark(to: Detector.heldWatermark(
+                    partitionMax: partitionMax, partitionHolds: partitionHolds, maxSeen: maxSeen,
+                    lateness: config.allowedLatenessMillis))
+            }
         }
         return .accepted
     }
 
     /// The slowest holding partition's newest event time, minus the allowed lateness.
     func heldWatermark() -> Int64 {
+        Detector.heldWatermark(partitionMax: partitionMax, partitionHolds: partitionHolds, maxSeen: maxSeen,
+                               lateness: config.allowedLatenessMillis)
+    }
+
+    // Static over the few values it reads: called per ingested event, and a method call on a
+    // copy of the whole detector cost a 400-byte memcpy each time.
+    @inline(__always)
+    static func heldWatermark(partitionMax: [Int64], partitionHolds: [Bool], maxSeen: Int64, lateness: Int64) -> Int64 {
         var low = Int64.max
         var any = false
         for i in 0..<partitionMax.count where partitionHolds[i] {
@@ -292,7 +312,7 @@ public struct Detector: Sendable {
         }
         if !any { low = maxSeen }
         if low == .min { return .min }
-        return low &- config.allowedLatenessMillis
+        return low &- lateness
     }
 
     mutating func growPartitions(_ n: Int) {
@@ -345,6 +365,9 @@ public struct Detector: Sendable {
 
     /// Hands over the alerts raised since the last call.
     public mutating func takeAlerts() -> [Alert] {
+        // Nothing raised (the usual case): hand over the shared empty array, because emptying a
+        // buffer the caller now shares would allocate a fresh one on every call.
+        if alerts.isEmpty { return [] }
         defer { alerts.removeAll(keepingCapacity: true) }
         return alerts
     }
@@ -378,7 +401,6 @@ public struct Detector: Sendable {
             } else {
                 states[i] = AccountState(firstSeen: ts)
             }
-            scan.ensureCapacity(accounts.idCapacity)
             lruAppend(id)
             if accounts.count > config.maxAccounts { evictForCap() }
         } else if ts < states[i].firstSeen {
@@ -496,12 +518,22 @@ public struct Detector: Sendable {
             if credit ? !plan.onCredit : !plan.onDebit { continue }
             let from = t &- plan.windowMillis
             let ring = states[Int(account)].legs
-            let start = legs.firstIndex(ring, atOrAfter: from)
-            let inWindow = ring.count - start
-            if inWindow < plan.minLegs { continue }
-            scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
-            if plan.needsChain { chainMetrics(account: account, ring: ring, start: start) }
+            // -1 until needed: a rule reading chain metrics only looks at the legs when the
+            // account took part in a hop within its window (most never do).
+            var start = -1
+            if !plan.chainOnly {
+                start = legs.firstIndex(ring, atOrAfter: from)
+                if ring.count - start < plan.minLegs { continue }
+                scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+            }
+            if plan.needsChain {
+                chainMetrics(account: account, ring: ring, from: from, start: &start,
+                             depth: plan.readsChainDepth, payers: plan.readsChainPayers)
+                scan.gangSize = plan.conditionReadsGang ? gangSize(of: account) : 0
+            }
             guard scan.holds(program, plan.condition) else { continue }
+            if plan.needsChain && !plan.conditionReadsGang { scan.gangSize = gangSize(of: account) }
+            if start < 0 { start = legs.firstIndex(ring, atOrAfter: from) }
             var score = plan.scoreBase
             for s in Int(plan.signalStart)..<Int(plan.signalEnd) where scan.holds(program, signals[s].condition) {
                 score += signals[s].weight

@@ -104,10 +104,15 @@ struct GangIndex: Sendable {
             first: min(ca.first, cb.first), last: max(ca.last, cb.last, ts))
     }
 
+    /// Whether `expire(watermark:earlier:)` would look at the ties now.
+    func isDueForExpiry(watermark: Int64) -> Bool {
+        watermark >= nextRebuild && watermark > Int64.min + horizonMillis
+    }
+
     /// Drops ties older than `watermark - horizon` (on a schedule) and rebuilds the gangs from
     /// the rest.
     mutating func expire(watermark: Int64, earlier: (Int32, Int32) -> Bool) {
-        guard watermark >= nextRebuild, watermark > Int64.min + horizonMillis else { return }
+        guard isDueForExpiry(watermark: watermark) else { return }
         nextRebuild = watermark + rebuildEvery
         let cutoff = watermark - horizonMillis
         // Ties are kept in event-time order: the expired ones are a prefix.

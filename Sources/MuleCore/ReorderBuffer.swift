@@ -46,18 +46,20 @@ struct ReorderBuffer: Sendable {
     @inlinable var count: Int { heap.count }
     @inlinable var minTimestamp: Int64? { heap.first?.ts }
 
+    // Sifts move a hole instead of swapping, through a pointer (no bounds or uniqueness check
+    // per step): both run once per event.
     @inlinable
     mutating func push(_ p: PendingTransfer) {
         heap.append(p)
-        var i = heap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if heap[i].precedes(heap[parent]) {
-                heap.swapAt(i, parent)
+        heap.withUnsafeMutableBufferPointer { h in
+            var i = h.count - 1
+            while i > 0 {
+                let parent = (i &- 1) >> 1
+                guard p.precedes(h[parent]) else { break }
+                h[i] = h[parent]
                 i = parent
-            } else {
-                break
             }
+            h[i] = p
         }
     }
 
@@ -66,20 +68,19 @@ struct ReorderBuffer: Sendable {
         let top = heap[0]
         let last = heap.removeLast()
         if !heap.isEmpty {
-            heap[0] = last
-            var i = 0
-            let n = heap.count
-            while true {
-                let l = 2 * i + 1
-                if l >= n { break }
-                var c = l
-                if l + 1 < n && heap[l + 1].precedes(heap[l]) { c = l + 1 }
-                if heap[c].precedes(heap[i]) {
-                    heap.swapAt(c, i)
+            heap.withUnsafeMutableBufferPointer { h in
+                let n = h.count
+                var i = 0
+                while true {
+                    let l = 2 &* i &+ 1
+                    if l >= n { break }
+                    var c = l
+                    if l &+ 1 < n && h[l &+ 1].precedes(h[l]) { c = l &+ 1 }
+                    guard h[c].precedes(last) else { break }
+                    h[i] = h[c]
                     i = c
-                } else {
-                    break
                 }
+                h[i] = last
             }
         }
         return top

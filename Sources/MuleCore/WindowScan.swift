@@ -21,14 +21,19 @@ struct WindowScan: Sendable {
         var units: Int64
     }
 
-    // Distinct-counting marks indexed by account id, stamped with a generation number.
-    var payerMarks: [UInt32] = []
-    var payeeMarks: [UInt32] = []
-    var generation: UInt32 = 0
+    // Distinct counting: a small open-addressing set of the window's counterparties (payers
+    // as `id << 1`, payees as `id << 1 | 1`, in the low 32 bits) stamped with the scan's
+    // generation in the high 32 bits, so it needs no clearing between scans. It stays in L1
+    // however many accounts exist, where marks indexed by account id cost a cache miss per leg
+    // and 8 bytes per account.
+    var seen: [UInt64] = []
+    var generation: UInt64 = 0
     // FIFO of unspent credits: (ts, remaining units).
     var fifoTs: [Int64] = []
     var fifoLeft: [Int64] = []
+    /// Dwell pieces of the last matching pass: the first `dwellCount` (the array is scratch).
     var dwell: [DwellPiece] = []
+    var dwellCount = 0
     var creditTimes: [Int64] = []
 
     // The window being described, kept for the deferred matching pass.
@@ -60,15 +65,6 @@ struct WindowScan: Sendable {
     var dwellP90Ms: Int64?
 
     @usableFromInline init() {}
-
-    @usableFromInline
-    mutating func ensureCapacity(_ accounts: Int) {
-        if payerMarks.count < accounts {
-            let n = max(accounts, payerMarks.count * 2, 1024)
-            payerMarks.append(contentsOf: repeatElement(0, count: n - payerMarks.count))
-            payeeMarks.append(contentsOf: repeatElement(0, count: n - payeeMarks.count))
-        }
-    }
 
     /// Money matched FIFO from credits to later debits in the window (deferred pass).
     var matched: Int64 {
@@ -112,40 +108,66 @@ struct WindowScan: Sendable {
         creditTimes.removeAll(keepingCapacity: true)
         let needsDistinct = rule.needsDistinct
         let needsCreditTimes = rule.needsCreditTimes
+        let count = ring.count
+        // Set of at most `count - start` keys at load ≤ 1/2.
+        var seenMask = 0
         if needsDistinct {
+            var cap = 16
+            while cap < 2 * (count - start) { cap <<= 1 }
+            if seen.count < cap { seen = Array(repeating: 0, count: cap) }
+            seenMask = cap - 1
             generation &+= 1
-            if generation == 0 {  // wrapped: clear stale stamps
-                for i in payerMarks.indices { payerMarks[i] = 0; payeeMarks[i] = 0 }
+            if generation == 1 << 32 {  // stamps wrapped: clear stale ones
+                for i in seen.indices { seen[i] = 0 }
                 generation = 1
             }
         }
-        let gen = generation
-        let count = ring.count
+        let stamp = generation << 32
+        let credits = self.credits
+        let debits = self.debits
+        var inCount = 0, outCount = 0, distinctPayers = 0, distinctPayees = 0
+        var inAmount: Int64 = 0, outAmount: Int64 = 0
+        var seen = self.seen
+        self.seen = []
         legStorage.withUnsafeBufferPointer { buf in
-            var i = start
-            while i < count {
-                let leg = buf[ring.slot(i)]
-                i &+= 1
-                if leg.isCredit {
-                    guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                    inCount &+= 1
-                    inAmount &+= leg.amount
-                    if needsDistinct, payerMarks[Int(leg.counterparty)] != gen {
-                        payerMarks[Int(leg.counterparty)] = gen
-                        distinctPayers &+= 1
+            seen.withUnsafeMutableBufferPointer { set in
+                /// Adds `key` (32 bits); true if it was not there yet in this scan.
+                @inline(__always) func insert(_ key: UInt64) -> Bool {
+                    let entry = stamp | key
+                    var s = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & seenMask
+                    while true {
+                        let k = set[s]
+                        if k == entry { return false }
+                        if k & 0xFFFF_FFFF_0000_0000 != stamp { set[s] = entry; return true }
+                        s = (s &+ 1) & seenMask
                     }
-                    if needsCreditTimes { creditTimes.append(leg.ts) }
-                } else {
-                    guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                    outCount &+= 1
-                    outAmount &+= leg.amount
-                    if needsDistinct, payeeMarks[Int(leg.counterparty)] != gen {
-                        payeeMarks[Int(leg.counterparty)] = gen
-                        distinctPayees &+= 1
+                }
+                var i = start
+                while i < count {
+                    let leg = buf[ring.slot(i)]
+                    i &+= 1
+                    if leg.isCredit {
+                        guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                        inCount &+= 1
+                        inAmount &+= leg.amount
+                        if needsDistinct, insert(UInt64(UInt32(bitPattern: leg.counterparty) << 1)) { distinctPayers &+= 1 }
+                        if needsCreditTimes { creditTimes.append(leg.ts) }
+                    } else {
+                        guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                        outCount &+= 1
+                        outAmount &+= leg.amount
+                        if needsDistinct, insert(UInt64(UInt32(bitPattern: leg.counterparty) << 1 | 1)) { distinctPayees &+= 1 }
                     }
                 }
             }
         }
+        self.seen = seen
+        self.inCount = inCount
+        self.inAmount = inAmount
+        self.outCount = outCount
+        self.outAmount = outAmount
+        self.distinctPayers = distinctPayers
+        self.distinctPayees = distinctPayees
     }
 
     /// Drops the scan's reference to the leg pool (the detector is about to append to it).
@@ -157,7 +179,7 @@ struct WindowScan: Sendable {
 
     /// Scratch bytes (distinct-counting marks and buffers), for memory accounting.
     var memoryBytes: Int {
-        (payerMarks.capacity + payeeMarks.capacity) * 4
+        seen.capacity * 8
             + (fifoTs.capacity + fifoLeft.capacity + creditTimes.capacity + dwell.capacity * 2) * 8
     }
 
@@ -171,39 +193,71 @@ struct WindowScan: Sendable {
     /// The FIFO matching pass; also collects dwell pieces when the rule reads dwell.
     mutating func match() {
         matchingDone = true
-        fifoTs.removeAll(keepingCapacity: true)
-        fifoLeft.removeAll(keepingCapacity: true)
-        dwell.removeAll(keepingCapacity: true)
-        var fifoHead = 0
+        let n = ring.count - start
+        // Scratch sized for the window (a debit and the credits it spends make at most one
+        // piece per leg), written through pointers: no append or uniqueness check per leg.
+        if fifoTs.count < n {
+            fifoTs = Array(repeating: 0, count: max(n, fifoTs.count * 2))
+            fifoLeft = Array(repeating: 0, count: fifoTs.count)
+        }
+        if collectDwell && dwell.count < n {
+            dwell = Array(repeating: DwellPiece(ms: 0, units: 0), count: max(n, dwell.count * 2))
+        }
+        var fifoTs = self.fifoTs, fifoLeft = self.fifoLeft, dwell = self.dwell
+        self.fifoTs = []
+        self.fifoLeft = []
+        self.dwell = []
+        let credits = self.credits, debits = self.debits, collectDwell = self.collectDwell
+        let ring = self.ring, start = self.start
         var matched: Int64 = 0
-        for i in start..<ring.count {
-            let leg = legStorage[ring.slot(i)]
-            if leg.isCredit {
-                guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                fifoTs.append(leg.ts)
-                fifoLeft.append(leg.amount)
-            } else {
-                guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                var left = leg.amount
-                while left > 0 && fifoHead < fifoTs.count {
-                    let take = min(left, fifoLeft[fifoHead])
-                    left -= take
-                    fifoLeft[fifoHead] -= take
-                    matched &+= take
-                    if collectDwell { dwell.append(DwellPiece(ms: leg.ts - fifoTs[fifoHead], units: take)) }
-                    if fifoLeft[fifoHead] == 0 { fifoHead += 1 }
+        var pieces = 0
+        legStorage.withUnsafeBufferPointer { buf in
+            fifoTs.withUnsafeMutableBufferPointer { fts in
+                fifoLeft.withUnsafeMutableBufferPointer { fleft in
+                    dwell.withUnsafeMutableBufferPointer { dw in
+                        var fifoHead = 0
+                        var fifoCount = 0
+                        for i in start..<ring.count {
+                            let leg = buf[ring.slot(i)]
+                            if leg.isCredit {
+                                guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                                fts[fifoCount] = leg.ts
+                                fleft[fifoCount] = leg.amount
+                                fifoCount &+= 1
+                            } else {
+                                guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                                var left = leg.amount
+                                while left > 0 && fifoHead < fifoCount {
+                                    let take = min(left, fleft[fifoHead])
+                                    left -= take
+                                    fleft[fifoHead] -= take
+                                    matched &+= take
+                                    if collectDwell {
+                                        dw[pieces] = DwellPiece(ms: leg.ts - fts[fifoHead], units: take)
+                                        pieces &+= 1
+                                    }
+                                    if fleft[fifoHead] == 0 { fifoHead += 1 }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
+        self.fifoTs = fifoTs
+        self.fifoLeft = fifoLeft
+        self.dwell = dwell
+        dwellCount = pieces
         matchedUnits = matched
     }
 
     mutating func computeDwell() {
         if !matchingDone { match() }
         dwellDone = true
-        if !dwell.isEmpty {
+        if dwellCount > 0 {
             // Order among equal dwells does not matter: the quantile is a dwell value.
-            dwell.withUnsafeMutableBufferPointer { WindowScan.heapSortByDwell($0) }
+            let n = dwellCount
+            dwell.withUnsafeMutableBufferPointer { WindowScan.heapSortByDwell(UnsafeMutableBufferPointer(rebasing: $0[0..<n])) }
             dwellMedianMs = weightedQuantile(0.5)
             dwellP90Ms = weightedQuantile(0.9)
         }
@@ -239,11 +293,11 @@ struct WindowScan: Sendable {
     func weightedQuantile(_ q: Double) -> Int64 {
         let total = Double(matchedUnits)
         var acc: Int64 = 0
-        for p in dwell {
+        for p in dwell[0..<dwellCount] {
             acc += p.units
             if Double(acc) >= q * total { return p.ms }
         }
-        return dwell[dwell.count - 1].ms
+        return dwell[dwellCount - 1].ms
     }
 
     /// Pass-through for the alert (0 when nothing came in); valid after `completeAll()`.
