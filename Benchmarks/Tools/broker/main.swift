@@ -1,0 +1,124 @@
+// The engine through the broker (librdkafka's mock cluster, in this process).
+//
+//   broker throughput [events=1000000] [rounds=3]
+//       produces a simulated stream to the broker, then runs StreamEngine over it `rounds` times
+//       (a new consumer group each) and prints the best events/s (first batch to last batch).
+//   broker latency --rate 100000 [--seconds 10] [--burst 0] [--defaults]
+//                  [--lateness MS] [--idle-flush MS] [--input-linger MS] [--alert-linger MS]
+//                  [--fetch-wait MS] [--poll-batch N] [--warm-up S] [--accounts N]
+//       a paced producer, the engine and an alert reader; prints produced → alert percentiles
+//       (HdrHistogram). Starts from the low-latency settings (`--defaults`: MuleStream's and
+//       librdkafka's defaults); each flag overrides one.
+import BenchSupport
+import BrokerSupport
+import Foundation
+import Histogram
+import MuleCore
+
+func peakRSSMiB() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss / 1024
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("broker: \(message)\n".utf8))
+    exit(2)
+}
+
+func throughput(_ args: [String]) throws {
+    let numbers = args.compactMap { Int($0) }
+    let events = numbers.count > 0 ? numbers[0] : 1_000_000
+    let rounds = numbers.count > 1 ? numbers[1] : 3
+    let clock = ContinuousClock()
+    let stream = SimulatedStream(accounts: max(200, events / 10), events: events)
+    let rules = shippedRules()
+    let rig = try BrokerRig(partitions: BrokerRig.partitions(forBytes: stream.arena.count))
+    var t0 = clock.now
+    try rig.produceAll(stream)
+    let produceSeconds = seconds(clock.now - t0)
+    print("produced \(stream.count) events to \(rig.partitions) partitions in \(String(format: "%.2f", produceSeconds)) s "
+          + "(\(Int(Double(stream.count) / produceSeconds)) events/s, acknowledged)")
+    var best: ThroughputRun?
+    for r in 0..<rounds {
+        t0 = clock.now
+        let run = try rig.drainWithEngine(rules: rules, group: "throughput-\(r)")
+        guard run.consumed == UInt64(stream.count) else { throw BenchFailure("engine consumed \(run.consumed) of \(stream.count)") }
+        print("round \(r + 1): \(Int(run.eventsPerSecond)) events/s (\(run.consumed) events in \(String(format: "%.2f", run.activeSeconds)) s active, "
+              + "\(String(format: "%.1f", seconds(clock.now - t0))) s with group join and idle exit), \(run.alerts) alerts")
+        if run.eventsPerSecond > best?.eventsPerSecond ?? 0 { best = run }
+    }
+    print("engine through broker: \(Int(best!.eventsPerSecond)) events/s (best of \(rounds)); peak RSS \(peakRSSMiB()) MiB (broker, stream and engine in one process)")
+}
+
+func latency(_ args: [String]) throws {
+    var options: [String: String] = [:]
+    var flags: Set<String> = []
+    var i = 0
+    while i < args.count {
+        let a = args[i]
+        guard a.hasPrefix("--") else { fail("unexpected argument \(a)") }
+        if a == "--defaults" { flags.insert(a); i += 1; continue }
+        guard i + 1 < args.count else { fail("\(a) needs a value") }
+        options[a] = args[i + 1]
+        i += 2
+    }
+    func int(_ name: String) -> Int? {
+        guard let v = options.removeValue(forKey: name) else { return nil }
+        guard let n = Int(v), n >= 0 else { fail("\(name) takes a whole number ≥ 0, not \(v)") }
+        return n
+    }
+    guard let rate = int("--rate"), rate > 0 else { fail("latency needs --rate EVENTS_PER_S") }
+    var plan = LatencyPlan(rate: rate, measuredSeconds: Double(int("--seconds") ?? 10))
+    plan.settings = flags.contains("--defaults") ? .defaults : .lowLatency
+    plan.burst = int("--burst") ?? 0
+    if let v = int("--warm-up") { plan.warmUpSeconds = Double(v) }
+    if let v = int("--lateness") { plan.settings.allowedLatenessMillis = Int64(v) }
+    if let v = int("--idle-flush") { plan.settings.idleFlushMillis = Int64(v) }
+    if let v = int("--input-linger") { plan.settings.inputLingerMillis = v }
+    if let v = int("--alert-linger") { plan.settings.alertLingerMillis = v }
+    if let v = int("--fetch-wait") { plan.settings.fetchWaitMaxMillis = v }
+    if let v = int("--poll-batch"), v > 0 { plan.settings.pollBatch = v }
+    if let v = int("--accounts") { plan.accounts = max(200, v) }
+    if let unknown = options.keys.first { fail("unknown option \(unknown)") }
+
+    let total = plan.totalEvents
+    let stream = SimulatedStream(accounts: plan.accounts, events: total + total / 20, gangs: max(1, plan.accounts / 500))
+    guard stream.count >= total else { fail("the simulator gave \(stream.count) events, \(total) needed") }
+    // Consumed while produced: retention (~5 MiB a partition) only has to hold the engine's
+    // lag; enough partitions for 4 s of it.
+    let rig = try BrokerRig(partitions: BrokerRig.partitions(forBytes: rate * 4 * stream.arena.count / max(1, stream.count)))
+    print("rate \(rate) events/s for \(plan.measuredSeconds) s measured (after \(plan.warmUpSeconds) s warm-up at \(plan.warmUpRate) events/s)"
+          + (plan.burst > 0 ? ", burst of \(plan.burst) events at once half-way" : "") + "; \(plan.settings)")
+    let r = try rig.measureLatency(plan, stream: stream, rules: shippedRules())
+    print("produced \(r.produced) events; engine consumed \(r.engine.consumed), dead-lettered \(r.engine.deadLettered), "
+          + "late \(r.engine.detector.lateDropped); alerts received \(r.alertsReceived) (\(r.unmatchedAlerts) without a trigger found)")
+    print("producer worst lag behind schedule: \(String(format: "%.2f", Double(r.maxProducerLagMicros) / 1000)) ms")
+    report("produced → alert", r.latenciesMicros)
+    if plan.burst > 0 { report("burst triggers only", r.burstLatenciesMicros) }
+    print("peak RSS \(peakRSSMiB()) MiB")
+}
+
+func report(_ title: String, _ micros: [UInt64]) {
+    var h = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    for v in micros { _ = h.record(v) }
+    func ms(_ p: Double) -> String { String(format: "%.2f", Double(h.valueAtPercentile(p)) / 1000) }
+    guard h.totalCount > 0 else {
+        print("\(title): no samples")
+        return
+    }
+    print("\(title): n=\(h.totalCount) p50=\(ms(50)) ms p90=\(ms(90)) ms p99=\(ms(99)) ms p99.9=\(ms(99.9)) ms "
+          + "max=\(String(format: "%.2f", Double(h.max) / 1000)) ms")
+}
+
+let args = Array(CommandLine.arguments.dropFirst())
+do {
+    switch args.first {
+    case "throughput": try throughput(Array(args.dropFirst()))
+    case "latency": try latency(Array(args.dropFirst()))
+    default: fail("usage: broker throughput [events] [rounds] | broker latency --rate N [options] (see the source header)")
+    }
+} catch {
+    FileHandle.standardError.write(Data("broker: \(error)\n".utf8))
+    exit(1)
+}
