@@ -52,13 +52,15 @@ def canonical_stream(raw_path, out_path):
 
 def measure(name, argv, cwd=None):
     """Runs one peer; returns wall seconds and its peak RSS in MiB (getrusage of the child)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
+    with open(os.path.join(os.path.dirname(argv[-1]), "stderr.txt"), "w+") as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        err = log.read()
+    if proc.returncode != 0:
         sys.exit(f"compare: {name} failed ({' '.join(argv)}):\n{err}")
     return wall, usage.ru_maxrss / 1024
 
@@ -82,6 +84,10 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", required=True)
     args = p.parse_args()
+    args.mulestream = os.path.abspath(args.mulestream)
+    args.workdir = os.path.abspath(args.workdir)
+    if args.bytewax_python:
+        args.bytewax_python = os.path.abspath(args.bytewax_python)
     os.makedirs(args.workdir, exist_ok=True)
     w = lambda name: os.path.join(args.workdir, name)
 

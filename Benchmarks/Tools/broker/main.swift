@@ -5,7 +5,9 @@
 //       (a new consumer group each) and prints the best events/s (first batch to last batch).
 //   broker latency --rate 100000 [--seconds 10] [--burst 0] [--defaults]
 //                  [--lateness MS] [--idle-flush MS] [--input-linger MS] [--alert-linger MS]
-//                  [--fetch-wait MS] [--poll-batch N] [--warm-up S] [--accounts N]
+//                  [--fetch-wait MS] [--poll-batch N] [--warm-up S] [--accounts N] [--wall-time] [--core-only]
+//       --wall-time: event time = scheduled wall time (see LatencyPlan); --core-only: the
+//       decoder and detector alone over the same events, no broker.
 //       a paced producer, the engine and an alert reader; prints produced → alert percentiles
 //       (HdrHistogram). Starts from the low-latency settings (`--defaults`: MuleStream's and
 //       librdkafka's defaults); each flag overrides one.
@@ -58,7 +60,7 @@ func latency(_ args: [String]) throws {
     while i < args.count {
         let a = args[i]
         guard a.hasPrefix("--") else { fail("unexpected argument \(a)") }
-        if a == "--defaults" { flags.insert(a); i += 1; continue }
+        if ["--defaults", "--core-only", "--wall-time"].contains(a) { flags.insert(a); i += 1; continue }
         guard i + 1 < args.count else { fail("\(a) needs a value") }
         options[a] = args[i + 1]
         i += 2
@@ -72,6 +74,7 @@ func latency(_ args: [String]) throws {
     var plan = LatencyPlan(rate: rate, measuredSeconds: Double(int("--seconds") ?? 10))
     plan.settings = flags.contains("--defaults") ? .defaults : .lowLatency
     plan.burst = int("--burst") ?? 0
+    plan.stampWallTime = flags.contains("--wall-time")
     if let v = int("--warm-up") { plan.warmUpSeconds = Double(v) }
     if let v = int("--lateness") { plan.settings.allowedLatenessMillis = Int64(v) }
     if let v = int("--idle-flush") { plan.settings.idleFlushMillis = Int64(v) }
@@ -82,14 +85,21 @@ func latency(_ args: [String]) throws {
     if let v = int("--accounts") { plan.accounts = max(200, v) }
     if let unknown = options.keys.first { fail("unknown option \(unknown)") }
 
+    let coreOnly = flags.contains("--core-only")
     let total = plan.totalEvents
-    let stream = SimulatedStream(accounts: plan.accounts, events: total + total / 20, gangs: max(1, plan.accounts / 500))
+    let stream = SimulatedStream(accounts: plan.accounts, events: total + total / 20)
     guard stream.count >= total else { fail("the simulator gave \(stream.count) events, \(total) needed") }
+    if coreOnly {
+        let (rate, alerts) = plan.coreOnly(stream: stream, rules: shippedRules())
+        print("core alone (decode + detector, no broker) over the same \(total) stamped events: \(Int(rate)) events/s, \(alerts) alerts")
+        return
+    }
     // Consumed while produced: retention (~5 MiB a partition) only has to hold the engine's
     // lag; enough partitions for 4 s of it.
     let rig = try BrokerRig(partitions: BrokerRig.partitions(forBytes: rate * 4 * stream.arena.count / max(1, stream.count)))
     print("rate \(rate) events/s for \(plan.measuredSeconds) s measured (after \(plan.warmUpSeconds) s warm-up at \(plan.warmUpRate) events/s)"
-          + (plan.burst > 0 ? ", burst of \(plan.burst) events at once half-way" : "") + "; \(plan.settings)")
+          + (plan.burst > 0 ? ", burst of \(plan.burst) events at once half-way" : "")
+          + (plan.stampWallTime ? ", event time = wall time" : ", simulator event times") + "; \(plan.settings)")
     let r = try rig.measureLatency(plan, stream: stream, rules: shippedRules())
     print("produced \(r.produced) events; engine consumed \(r.engine.consumed), dead-lettered \(r.engine.deadLettered), "
           + "late \(r.engine.detector.lateDropped); alerts received \(r.alertsReceived) (\(r.unmatchedAlerts) without a trigger found)")
