@@ -33,6 +33,7 @@ for section in "${sections[@]}"; do
         # fingerprint an optimisation must leave unchanged.
         run taskset -c 1 .build/release/replay 500000 5; } ;;
     state) tools; { header
+        run taskset -c 1 .build/release/state-bytes 1000000 2 0
         run taskset -c 1 .build/release/state-bytes 1000000 4 0
         run taskset -c 1 .build/release/state-bytes 1000000 4; } ;;
     suites) { header
@@ -40,12 +41,17 @@ for section in "${sections[@]}"; do
     broker) tools; { header
         run .build/release/broker throughput 1000000 3; } ;;
     latency) tools; { header
+        # Simulator event times (realistic windows), low-latency settings unless said otherwise.
         run .build/release/broker latency --rate 100000 --seconds 10
-        run .build/release/broker latency --rate 10000 --seconds 10
-        run .build/release/broker latency --rate 10000 --seconds 10 --burst 100000
-        run .build/release/broker latency --rate 10000 --seconds 10 --lateness 100
-        run .build/release/broker latency --rate 10000 --seconds 10 --linger 5 --fetch-wait 100
-        run .build/release/broker latency --rate 10000 --seconds 10 --defaults; } ;;
+        run .build/release/broker latency --rate 10000 --seconds 30
+        run .build/release/broker latency --rate 10000 --seconds 30 --burst 100000
+        run .build/release/broker latency --rate 10000 --seconds 10 --defaults --lateness 0
+        # Event time = wall time, so the reorder lateness is a wall-clock wait (low rate: squeezed
+        # history makes the core slow in this mode).
+        run .build/release/broker latency --rate 2000 --seconds 10 --wall-time
+        run .build/release/broker latency --rate 2000 --seconds 10 --wall-time --lateness 100
+        run .build/release/broker latency --rate 2000 --seconds 10 --wall-time --lateness 1000
+        run .build/release/broker latency --rate 2000 --seconds 10 --wall-time --defaults; } ;;
     compare) { header
         run ./compare.sh 1000000; } ;;
     *) echo "run-all: unknown section $section (core state suites broker latency compare)" >&2; exit 2 ;;
