@@ -39,10 +39,12 @@ for section in "${sections[@]}"; do
     suites) { header
         run swift package --disable-sandbox benchmark --no-progress; } ;;
     broker) tools; { header
-        run .build/release/broker throughput 1000000 3; } ;;
+        run .build/release/broker throughput 1000000 3
+        run .build/release/broker throughput 200000 2; } ;;
     latency) tools; { header
         # Simulator event times (realistic windows), low-latency settings unless said otherwise.
         run .build/release/broker latency --rate 100000 --seconds 10
+        run .build/release/broker latency --rate 10000 --seconds 10
         run .build/release/broker latency --rate 10000 --seconds 30
         run .build/release/broker latency --rate 10000 --seconds 30 --burst 100000
         run .build/release/broker latency --rate 10000 --seconds 10 --defaults --lateness 0
@@ -51,9 +53,12 @@ for section in "${sections[@]}"; do
         run .build/release/broker latency --rate 2000 --seconds 10 --wall-time
         run .build/release/broker latency --rate 2000 --seconds 10 --wall-time --lateness 100
         run .build/release/broker latency --rate 2000 --seconds 10 --wall-time --lateness 1000
-        run .build/release/broker latency --rate 2000 --seconds 10 --wall-time --defaults; } ;;
-    compare) { header
-        run ./compare.sh 1000000; } ;;
+        run .build/release/broker latency --rate 2000 --seconds 10 --wall-time --defaults
+        # What the lateness buys: detections on disordered input (core alone).
+        run .build/release/broker lateness 500000 2000; } ;;
+    compare) swift build -c release --product mulestream >&2; { header
+        # The mulestream built by this package (same sources as the root's release build).
+        MULESTREAM=Benchmarks/.build/release/mulestream run ./compare.sh 1000000; } ;;
     *) echo "run-all: unknown section $section (core state suites broker latency compare)" >&2; exit 2 ;;
     esac 2>&1 | tee ".build/results/$section.txt"
 done
