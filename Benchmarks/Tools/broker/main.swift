@@ -110,6 +110,8 @@ func latency(_ args: [String]) throws {
     report("produced → alert", r.latenciesMicros)
     if plan.burst > 0 { report("burst triggers only", r.burstLatenciesMicros) }
     print("peak RSS \(peakRSSMiB()) MiB")
+    // An alert whose trigger is not in the stream means the measurement itself is wrong.
+    if r.unmatchedAlerts > 0 { throw BenchFailure("\(r.unmatchedAlerts) alerts without a trigger: latencies not trustworthy") }
 }
 
 /// What allowed lateness buys on disordered input, core alone: the same stream with events up to
