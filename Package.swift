@@ -10,6 +10,9 @@ let package = Package(
         // For the nested Benchmarks/ package (workload generation and shipped rules).
         .library(name: "MuleSimulator", targets: ["MuleSimulator"]),
         .library(name: "MuleRules", targets: ["MuleRules"]),
+        // For the Benchmarks/ tools that measure the engine through a broker.
+        .library(name: "MuleEngine", targets: ["MuleEngine"]),
+        .library(name: "MuleKafka", targets: ["MuleKafka"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

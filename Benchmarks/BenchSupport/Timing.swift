@@ -1,7 +1,11 @@
 /// Seconds elapsed since `start` on `ContinuousClock` (for the events/s custom metrics).
 public func secondsSince(_ start: ContinuousClock.Instant) -> Double {
-    let d = ContinuousClock.now - start
-    return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    seconds(ContinuousClock.now - start)
+}
+
+/// A duration in seconds.
+public func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
 /// A mutable value shared between a benchmark's setup and its iterations (benchmarks run one

@@ -28,9 +28,12 @@ public struct SimulatedStream: Sendable {
 
     public var count: Int { transfers.count }
 
-    /// `events` simulated events (in event-time order) over a population of `accounts`.
-    public init(seed: UInt64 = 42, accounts: Int, events: Int) {
-        var sim = PaymentSimulator(config: SimulationConfig(seed: seed, accounts: accounts, events: events))
+    /// `events` simulated events (in event-time order) over a population of `accounts`
+    /// (`gangs` planted gangs; nil = the simulator's default of one per 2 000 accounts), each
+    /// event at most `disorderMillis` of event time behind any event before it.
+    public init(seed: UInt64 = 42, accounts: Int, events: Int, gangs: Int? = nil, disorderMillis: Int64 = 0) {
+        var sim = PaymentSimulator(config: SimulationConfig(
+            seed: seed, accounts: accounts, events: events, gangs: gangs, disorderMillis: disorderMillis))
         arena.reserveCapacity(events * 240)
         let decoder = EventDecoder()
         while let e = sim.next() {

@@ -3,7 +3,8 @@ import BenchSupport
 import MuleCore
 
 // The core replay: a pre-decoded simulated stream (time order) through `Detector` with the
-// shipped rules. And the steady state: a warmed-up detector ingesting 1 000 further events per
+// shipped rules; the same with no rules (leg, window and chain state update alone: the
+// difference is rule evaluation). And the steady state: a warmed-up detector ingesting 1 000 further events per
 // iteration, for allocations per event (`Malloc (total)` per iteration / 1 000).
 let eventsPerSecond = BenchmarkMetric.custom("events/s", polarity: .prefersLarger, useScalingFactor: false)
 let stream = Shared<SimulatedStream?>(nil)
@@ -29,6 +30,19 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         if stream.value == nil { stream.value = SimulatedStream(accounts: 40_000, events: 600_000) }
         rules.value = shippedRules()
+    }
+
+    Benchmark("state update 200k events (no rules)") { benchmark in
+        let s = stream.value!
+        var d = Detector(rules: [])
+        benchmark.startMeasurement()
+        let start = ContinuousClock.now
+        s.ingest(0..<warmUpEvents, into: &d)
+        d.advanceWatermark(to: .max)
+        blackHole(d.takeAlerts())
+        benchmark.measurement(eventsPerSecond, Int(Double(warmUpEvents) / secondsSince(start)))
+    } setup: {
+        if stream.value == nil { stream.value = SimulatedStream(accounts: 40_000, events: 600_000) }
     }
 
     Benchmark(

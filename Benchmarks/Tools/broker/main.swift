@@ -1,0 +1,169 @@
+// The engine through the broker (librdkafka's mock cluster, in this process).
+//
+//   broker throughput [events=1000000] [rounds=3]
+//       produces a simulated stream to the broker, then runs StreamEngine over it `rounds` times
+//       (a new consumer group each) and prints the best events/s (first batch to last batch).
+//   broker latency --rate 100000 [--seconds 10] [--burst 0] [--defaults]
+//                  [--lateness MS] [--idle-flush MS] [--input-linger MS] [--alert-linger MS]
+//                  [--fetch-wait MS] [--poll-batch N] [--warm-up S] [--accounts N] [--wall-time] [--core-only]
+//       --wall-time: event time = scheduled wall time (see LatencyPlan); --core-only: the
+//       decoder and detector alone over the same events, no broker.
+//   broker lateness [events=500000] [disorder-ms=2000]
+//       core alone: what each allowed lateness loses on input that is up to disorder-ms out of order.
+//       a paced producer, the engine and an alert reader; prints produced → alert percentiles
+//       (HdrHistogram). Starts from the low-latency settings (`--defaults`: MuleStream's and
+//       librdkafka's defaults); each flag overrides one.
+import BenchSupport
+import BrokerSupport
+import Foundation
+import Histogram
+import MuleCore
+
+func peakRSSMiB() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss / 1024
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("broker: \(message)\n".utf8))
+    exit(2)
+}
+
+func throughput(_ args: [String]) throws {
+    let numbers = args.compactMap { Int($0) }
+    let events = numbers.count > 0 ? numbers[0] : 1_000_000
+    let rounds = numbers.count > 1 ? numbers[1] : 3
+    let clock = ContinuousClock()
+    let stream = SimulatedStream(accounts: max(200, events / 10), events: events)
+    let rules = shippedRules()
+    let rig = try BrokerRig(partitions: BrokerRig.partitions(forBytes: stream.arena.count))
+    var t0 = clock.now
+    try rig.produceAll(stream)
+    let produceSeconds = seconds(clock.now - t0)
+    print("produced \(stream.count) events to \(rig.partitions) partitions in \(String(format: "%.2f", produceSeconds)) s "
+          + "(\(Int(Double(stream.count) / produceSeconds)) events/s, acknowledged)")
+    var best: ThroughputRun?
+    for r in 0..<rounds {
+        t0 = clock.now
+        let run = try rig.drainWithEngine(rules: rules, group: "throughput-\(r)")
+        guard run.consumed == UInt64(stream.count) else { throw BenchFailure("engine consumed \(run.consumed) of \(stream.count)") }
+        print("round \(r + 1): \(Int(run.eventsPerSecond)) events/s (\(run.consumed) events in \(String(format: "%.2f", run.activeSeconds)) s active, "
+              + "\(String(format: "%.1f", seconds(clock.now - t0))) s with group join and idle exit), \(run.alerts) alerts")
+        if run.eventsPerSecond > best?.eventsPerSecond ?? 0 { best = run }
+    }
+    print("engine through broker: \(Int(best!.eventsPerSecond)) events/s (best of \(rounds)); peak RSS \(peakRSSMiB()) MiB (broker, stream and engine in one process)")
+}
+
+func latency(_ args: [String]) throws {
+    var options: [String: String] = [:]
+    var flags: Set<String> = []
+    var i = 0
+    while i < args.count {
+        let a = args[i]
+        guard a.hasPrefix("--") else { fail("unexpected argument \(a)") }
+        if ["--defaults", "--core-only", "--wall-time"].contains(a) { flags.insert(a); i += 1; continue }
+        guard i + 1 < args.count else { fail("\(a) needs a value") }
+        options[a] = args[i + 1]
+        i += 2
+    }
+    func int(_ name: String) -> Int? {
+        guard let v = options.removeValue(forKey: name) else { return nil }
+        guard let n = Int(v), n >= 0 else { fail("\(name) takes a whole number ≥ 0, not \(v)") }
+        return n
+    }
+    guard let rate = int("--rate"), rate > 0 else { fail("latency needs --rate EVENTS_PER_S") }
+    var plan = LatencyPlan(rate: rate, measuredSeconds: Double(int("--seconds") ?? 10))
+    plan.settings = flags.contains("--defaults") ? .defaults : .lowLatency
+    plan.burst = int("--burst") ?? 0
+    plan.stampWallTime = flags.contains("--wall-time")
+    if let v = int("--warm-up") { plan.warmUpSeconds = Double(v) }
+    if let v = int("--lateness") { plan.settings.allowedLatenessMillis = Int64(v) }
+    if let v = int("--idle-flush") { plan.settings.idleFlushMillis = Int64(v) }
+    if let v = int("--input-linger") { plan.settings.inputLingerMillis = v }
+    if let v = int("--alert-linger") { plan.settings.alertLingerMillis = v }
+    if let v = int("--fetch-wait") { plan.settings.fetchWaitMaxMillis = v }
+    if let v = int("--poll-batch"), v > 0 { plan.settings.pollBatch = v }
+    if let v = int("--accounts") { plan.accounts = max(200, v) }
+    if let unknown = options.keys.first { fail("unknown option \(unknown)") }
+
+    let coreOnly = flags.contains("--core-only")
+    let total = plan.totalEvents
+    // The simulator hits its event budget only roughly (within ~10 % on small streams).
+    let stream = SimulatedStream(accounts: plan.accounts, events: total + total / 4 + 1_000)
+    guard stream.count >= total else { fail("the simulator gave \(stream.count) events, \(total) needed") }
+    if coreOnly {
+        let (rate, alerts) = plan.coreOnly(stream: stream, rules: shippedRules())
+        print("core alone (decode + detector, no broker) over the same \(total) stamped events: \(Int(rate)) events/s, \(alerts) alerts")
+        return
+    }
+    // Consumed while produced: retention (~5 MiB a partition) only has to hold the engine's
+    // lag; enough partitions for 4 s of it.
+    let rig = try BrokerRig(partitions: BrokerRig.partitions(forBytes: rate * 4 * stream.arena.count / max(1, stream.count)))
+    print("rate \(rate) events/s for \(plan.measuredSeconds) s measured (after \(plan.warmUpSeconds) s warm-up at \(plan.warmUpRate) events/s)"
+          + (plan.burst > 0 ? ", burst of \(plan.burst) events at once half-way" : "")
+          + (plan.stampWallTime ? ", event time = wall time" : ", simulator event times") + "; \(plan.settings)")
+    let r = try rig.measureLatency(plan, stream: stream, rules: shippedRules())
+    print("produced \(r.produced) events; engine consumed \(r.engine.consumed), dead-lettered \(r.engine.deadLettered), "
+          + "late \(r.engine.detector.lateDropped); alerts received \(r.alertsReceived) (\(r.unmatchedAlerts) without a trigger found)")
+    print("producer worst lag behind schedule: \(String(format: "%.2f", Double(r.maxProducerLagMicros) / 1000)) ms")
+    report("produced → alert", r.latenciesMicros)
+    if plan.burst > 0 { report("burst triggers only", r.burstLatenciesMicros) }
+    print("peak RSS \(peakRSSMiB()) MiB")
+    // An alert whose trigger is not in the stream means the measurement itself is wrong.
+    if r.unmatchedAlerts > 0 { throw BenchFailure("\(r.unmatchedAlerts) alerts without a trigger: latencies not trustworthy") }
+}
+
+/// What allowed lateness buys on disordered input, core alone: the same stream with events up to
+/// `disorder` ms out of order, replayed with several allowed latenesses; late events are dropped
+/// (the engine's default `--late-policy drop`, they would be dead-lettered). Compared with the
+/// in-order replay of the same events.
+func lateness(_ args: [String]) {
+    let numbers = args.compactMap { Int($0) }
+    let events = numbers.count > 0 ? numbers[0] : 500_000
+    let disorder = Int64(numbers.count > 1 ? numbers[1] : 2_000)
+    let rules = shippedRules()
+    let shuffled = SimulatedStream(accounts: max(200, events / 10), events: events, disorderMillis: disorder)
+    var reference = DetectorConfig()
+    reference.allowedLatenessMillis = disorder
+    let exact = Set(shuffled.replay(rules: rules, config: reference).map { "\($0.account) \($0.ruleId)" })
+    print("\(shuffled.count) events, each at most \(disorder) ms of event time behind an earlier one; "
+          + "with allowed lateness \(disorder) ms (≥ the disorder) the replay is exact: \(exact.count) (account, rule) pairs flagged")
+    print("| allowed lateness | events dropped as late | flagged pairs | missed | extra |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for l: Int64 in [0, 10, 100, 500, 1_000, disorder] {
+        var config = DetectorConfig()
+        config.allowedLatenessMillis = l
+        var d = Detector(rules: rules, config: config)
+        shuffled.ingest(0..<shuffled.count, into: &d)
+        d.advanceWatermark(to: .max)
+        let got = Set(d.takeAlerts().map { "\($0.account) \($0.ruleId)" })
+        print("| \(l) ms | \(d.counters.lateDropped) (\(String(format: "%.2f", 100 * Double(d.counters.lateDropped) / Double(shuffled.count))) %) "
+              + "| \(got.count) | \(exact.subtracting(got).count) | \(got.subtracting(exact).count) |")
+    }
+}
+
+func report(_ title: String, _ micros: [UInt64]) {
+    var h = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    for v in micros { _ = h.record(v) }
+    func ms(_ p: Double) -> String { String(format: "%.2f", Double(h.valueAtPercentile(p)) / 1000) }
+    guard h.totalCount > 0 else {
+        print("\(title): no samples")
+        return
+    }
+    print("\(title): n=\(h.totalCount) p50=\(ms(50)) ms p90=\(ms(90)) ms p99=\(ms(99)) ms p99.9=\(ms(99.9)) ms "
+          + "max=\(String(format: "%.2f", Double(h.max) / 1000)) ms")
+}
+
+let args = Array(CommandLine.arguments.dropFirst())
+do {
+    switch args.first {
+    case "throughput": try throughput(Array(args.dropFirst()))
+    case "latency": try latency(Array(args.dropFirst()))
+    case "lateness": lateness(Array(args.dropFirst()))
+    default: fail("usage: broker throughput [events] [rounds] | broker latency --rate N [options] | broker lateness [events] [disorder-ms] (see the source header)")
+    }
+} catch {
+    FileHandle.standardError.write(Data("broker: \(error)\n".utf8))
+    exit(1)
+}
