@@ -45,6 +45,19 @@ public struct EngineConfig: Sendable {
     public var exitWhenIdleMillis: Int64?
     /// Log a progress line this often (0 = never).
     public var progressIntervalMillis: Int64 = 10_000
+    /// Folder for checkpoints of the detector's state and the input offsets they cover; nil =
+    /// no checkpoints (a restart rebuilds state from the committed offsets on).
+    public var checkpointDir: String?
+    /// How often a checkpoint is written (also on partition revoke and on shutdown).
+    public var checkpointIntervalMillis: Int64 = 30_000
+    /// Checkpoints kept in `checkpointDir` (older ones are deleted).
+    public var checkpointsKept: Int = 3
+    /// Publish alerts and dead letters and commit input offsets in Kafka transactions
+    /// (`transactionalId`); downstream consumers need `isolation.level=read_committed`.
+    public var exactlyOnce = false
+    /// `transactional.id` of the producer with `exactlyOnce`; unique per engine instance and
+    /// stable across its restarts (nil = `<group.id>.<input topic>`).
+    public var transactionalId: String?
 
     public init(kafka: KafkaConfig, inputTopic: String, outputTopic: String, deadLetterTopic: String? = nil,
                 shadowTopic: String? = nil) {
@@ -53,6 +66,11 @@ public struct EngineConfig: Sendable {
         self.outputTopic = outputTopic
         self.deadLetterTopic = deadLetterTopic ?? "\(inputTopic).dlq"
         self.shadowTopic = shadowTopic ?? "\(outputTopic).shadow"
+    }
+
+    /// The producer's `transactional.id` with `exactlyOnce`.
+    public var effectiveTransactionalId: String {
+        transactionalId ?? "\(kafka["group.id"] ?? "mulestream").\(inputTopic)"
     }
 
     /// Problems a person can act on; empty when the configuration is usable.
@@ -81,6 +99,13 @@ public struct EngineConfig: Sendable {
         if detector.maxAccounts < 1 { out.append("max accounts must be at least 1") }
         if detector.maxLegsPerAccount < 2 { out.append("max legs per account must be at least 2") }
         if pollBatch < 1 { out.append("poll batch must be at least 1") }
+        if let dir = checkpointDir, dir.isEmpty { out.append("the checkpoint folder must not be empty") }
+        if checkpointIntervalMillis < 1 { out.append("the checkpoint interval must be positive") }
+        if checkpointsKept < 1 { out.append("at least one checkpoint must be kept") }
+        if exactlyOnce, let id = transactionalId, id.isEmpty { out.append("the transactional id must not be empty") }
+        if exactlyOnce, let v = kafka["enable.idempotence"], v == "false" {
+            out.append("exactly-once needs the idempotent producer: do not set enable.idempotence=false")
+        }
         return out
     }
 }

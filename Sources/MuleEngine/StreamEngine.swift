@@ -23,7 +23,25 @@ public struct EngineCounters: Sendable, Equatable {
     public var snoozeRecords: UInt64 = 0
     public var snoozeRecordsMalformed: UInt64 = 0
     public var commits: UInt64 = 0
+    /// Commits put off because the brokers did not acknowledge in time (outage) or refused the
+    /// commit; each is retried at the next interval.
+    public var commitsDeferred: UInt64 = 0
     public var idleFlushes: UInt64 = 0
+    /// Checkpoints written, and attempts that failed (the engine keeps running on the old ones).
+    public var checkpointsWritten: UInt64 = 0
+    public var checkpointFailures: UInt64 = 0
+    /// Size of the last checkpoint written, bytes.
+    public var checkpointBytes: UInt64 = 0
+    /// 1 when the engine started from a checkpoint; checkpoint files skipped as unreadable
+    /// (corrupt, truncated, another format version, another input topic), by reason code.
+    public var checkpointsRestored: UInt64 = 0
+    public var checkpointsRejected: [String: UInt64] = [:]
+    /// Transactions committed and aborted (`--exactly-once`).
+    public var transactionsCommitted: UInt64 = 0
+    public var transactionsAborted: UInt64 = 0
+    /// Alerts and dead letters not published again because they belong to events replayed after
+    /// a restore that a committed transaction already covered (`--exactly-once`).
+    public var replaySuppressed: UInt64 = 0
     public var detector = DetectorCounters()
 
     public init() {}
@@ -33,11 +51,13 @@ public struct EngineCounters: Sendable, Equatable {
 public enum EngineError: Error, CustomStringConvertible {
     case invalidConfiguration([String])
     case deliveryFailed(String)
+    case checkpointUnusable(String)
 
     public var description: String {
         switch self {
         case .invalidConfiguration(let p): "invalid configuration: " + p.joined(separator: "; ")
         case .deliveryFailed(let m): "alert delivery failed, input offsets not committed: \(m)"
+        case .checkpointUnusable(let m): "checkpoint folder unusable: \(m)"
         }
     }
 }
@@ -51,11 +71,28 @@ public final class StreamEngine {
     let logger: Logger
     var detector: Detector
     private let decoder: EventDecoder
-    private let producer: KafkaProducer
-    private var consumer: KafkaConsumer?
+    let producer: KafkaProducer
+    var consumer: KafkaConsumer?
     /// Highest input offset handled per partition.
-    private var consumedThrough: [Int32: Int64] = [:]
-    private var committedNext: [Int32: Int64] = [:]
+    var consumedThrough: [Int32: Int64] = [:]
+    var committedNext: [Int32: Int64] = [:]
+    /// Per input partition, the next offset whose event the detector's state does not hold yet:
+    /// from a restored checkpoint, and kept when a partition is let go, so that a partition
+    /// assigned again resumes where the state ends (neither re-applying nor skipping events).
+    var stateNext: [Int32: Int64] = [:]
+    /// Checkpoint folder (`checkpointDir`), the last sequence written, and `consumed` then.
+    var checkpoints: CheckpointStore?
+    var checkpointSequence: UInt64 = 0
+    var consumedAtCheckpoint: UInt64 = .max
+    /// `--exactly-once` after a restore: per partition, the group's committed offset when it is
+    /// ahead of the state; output of events below it was already committed and is not repeated.
+    var replayUntil: [Int32: Int64] = [:]
+    /// A transaction was aborted where the error could not be thrown (rebalance callback).
+    var rewindPending: KafkaError?
+    /// Set once a transaction is aborted: the state in hand is discarded, so nothing of it may
+    /// be committed or checkpointed when the consumer is closed.
+    var abandoning = false
+    let rules0: [Rule]
     public internal(set) var counters = EngineCounters()
     /// Snoozes from the snooze file (replaced on reload) and from the snooze topic.
     var fileSnoozes: SnoozeList
@@ -64,7 +101,7 @@ public final class StreamEngine {
     var snoozeReader: SnoozeTopicReader?
     private var firstInputAt: ContinuousClock.Instant?
     /// When each assigned input partition last delivered (or was assigned).
-    private var partitionLastInput: [Int32: ContinuousClock.Instant] = [:]
+    var partitionLastInput: [Int32: ContinuousClock.Instant] = [:]
     private var lastIdleCheck = ContinuousClock.now
     private var lastAssignment: ContinuousClock.Instant?
     /// The group's committed offsets of assigned partitions, fetched when first needed.
@@ -87,12 +124,25 @@ public final class StreamEngine {
         self.config = config
         self.logger = logger
         self.detector = Detector(rules: rules, config: config.detector)
+        self.rules0 = rules
         self.fileSnoozes = SnoozeList(snoozes)
         if let path = config.rulesPath { ruleWatch = RuleFileWatch(rulesPath: path, snoozeFile: config.snoozeFile) }
         self.decoder = EventDecoder(limits: config.decoderLimits)
         var producerConfig = KafkaConfig(config.kafka.properties.filter { !Self.consumerOnly.contains($0.key) }.map { ($0.key, $0.value) })
         producerConfig.logHandler = config.kafka.logHandler
+        if config.exactlyOnce { producerConfig.set("transactional.id", config.effectiveTransactionalId) }
         self.producer = try KafkaProducer(config: producerConfig)
+        if let dir = config.checkpointDir {
+            let store = CheckpointStore(directory: dir, keep: config.checkpointsKept)
+            do {
+                try store.prepare()
+                checkpointSequence = try store.entries().first?.sequence ?? 0
+            } catch {
+                throw EngineError.checkpointUnusable("\(error)")
+            }
+            checkpoints = store
+            restoreNewestCheckpoint()
+        }
     }
 
     /// Properties that only make sense for the consumer (librdkafka warns about them on a producer).
@@ -109,9 +159,32 @@ public final class StreamEngine {
             snoozeReader?.close()
             snoozeReader = nil
         }
+        if config.exactlyOnce {
+            try producer.initTransactions(timeoutMillis: 60_000)
+            try producer.beginTransaction()
+        }
+        while true {
+            do {
+                return try runSession(stop: stop, reload: reload)
+            } catch let abort as TransactionAborted {
+                // Output and offsets of the aborted transaction are gone: start again from the
+                // newest checkpoint (or empty state) at its offsets, and do not repeat output
+                // that committed transactions already hold.
+                logger.error("transaction aborted: rewinding to the last checkpoint and committed offsets", metadata: [
+                    "error": "\(abort.cause)"])
+                rewindAfterAbort()
+            }
+        }
+    }
+
+    /// One consumer-group membership: from subscribing until stopped (or a transaction abort).
+    private func runSession(stop: StopSignal, reload: ReloadRequest) throws -> EngineCounters {
         let consumer = try KafkaConsumer(config: config.kafka, topics: [config.inputTopic]) { [unowned self] event in
             self.rebalanced(event)
         }
+        consumer.startOffsets = Dictionary(uniqueKeysWithValues: stateNext.map {
+            (TopicPartition(topic: config.inputTopic, partition: $0.key), $0.value)
+        })
         self.consumer = consumer
         defer {
             consumer.close()
@@ -128,8 +201,14 @@ public final class StreamEngine {
         var lastCommit = clock.now
         var lastInput = clock.now
         var lastProgress = clock.now
+        var lastCheckpoint = clock.now
         var consumedAtProgress: UInt64 = 0
         while !stop.isStopped {
+            if let cause = rewindPending {
+                rewindPending = nil
+                abandoning = true
+                throw TransactionAborted(cause: cause)
+            }
             batchClock = clock.now
             let n = try consumer.poll(max: config.pollBatch, timeoutMillis: config.pollTimeoutMillis) { message in
                 self.handle(message)
@@ -178,6 +257,10 @@ public final class StreamEngine {
                 try commitProcessed()
                 lastCommit = now
             }
+            if checkpoints != nil, now - lastCheckpoint >= .milliseconds(config.checkpointIntervalMillis) {
+                try writeCheckpoint(reason: "interval")
+                lastCheckpoint = clock.now
+            }
             if config.progressIntervalMillis > 0, now - lastProgress >= .milliseconds(config.progressIntervalMillis) {
                 let secs = Double((now - lastProgress).components.seconds) + Double((now - lastProgress).components.attoseconds) / 1e18
                 logger.info("progress", metadata: [
@@ -194,6 +277,7 @@ public final class StreamEngine {
         try publishAlerts()
         try commitProcessed()
         try producer.flush(timeoutMillis: 30_000)
+        if checkpoints != nil { try writeCheckpoint(reason: "shutdown") }
         counters.detector = detector.counters
         logger.info("engine stopped", metadata: [
             "consumed": "\(counters.consumed)", "alerts": "\(counters.alertsPublished)",
@@ -201,6 +285,7 @@ public final class StreamEngine {
             "late": "\(detector.counters.lateDropped)", "shadow_alerts": "\(counters.shadowAlertsPublished)",
             "snoozed": "\(counters.snoozedHits)", "rule_reloads": "\(counters.ruleReloads)",
             "rule_reload_failures": "\(counters.ruleReloadFailures)",
+            "checkpoints": "\(counters.checkpointsWritten)", "transactions": "\(counters.transactionsCommitted)",
         ])
         return counters
     }
@@ -245,15 +330,20 @@ public final class StreamEngine {
         if offset > consumedThrough[partition, default: -1] { consumedThrough[partition] = offset }
         partitionLastInput[partition] = batchClock
         let value = message.value
+        let replayed = !replayUntil.isEmpty && offset < replayUntil[partition, default: -1]
         do throws(DecodeError) {
             let transfer = try decoder.decode(value)
             let outcome = detector.ingest(transfer, in: value, position: SourcePosition(partition: partition, offset: offset))
-            if case .late(let behind) = outcome {
+            if case .late(let behind) = outcome, !replayed {
                 deadLetter(value: value, key: message.key, partition: partition, offset: offset,
                            reason: "late: \(behind) ms behind the watermark")
             }
         } catch {
             counters.decodeFailures[error.code, default: 0] += 1
+            if replayed {
+                counters.replaySuppressed += 1
+                return
+            }
             deadLetter(value: value, key: message.key, partition: partition, offset: offset, reason: error.reason)
         }
     }
@@ -280,11 +370,15 @@ public final class StreamEngine {
 
     private var pendingFailure: String?
 
-    private func publishAlerts() throws {
+    func publishAlerts() throws {
         let alerts = detector.takeAlerts()
         if alerts.isEmpty { return }
         let now = wallClockMillis()
         for alert in alerts {
+            if !replayUntil.isEmpty, alert.source.offset < replayUntil[alert.source.partition, default: -1] {
+                counters.replaySuppressed += 1
+                continue
+            }
             // Judged by the alert's event time, exactly as `backtest --snoozes` does.
             if let snooze = fileSnoozes.snooze(for: alert) ?? topicSnoozes.snooze(for: alert) {
                 counters.snoozedHits += 1
@@ -308,13 +402,50 @@ public final class StreamEngine {
 
     /// Commits, per partition, the offset after the last event that is fully handled: applied
     /// by the core (not still waiting in its reorder buffer) and with its alerts acknowledged.
-    private func commitProcessed(only partitions: Set<Int32>? = nil) throws {
-        guard let consumer else { return }
-        try producer.flush(timeoutMillis: 30_000)
+    ///
+    /// While the brokers do not answer (an outage) nothing is lost and nothing stops: a flush
+    /// that times out or a commit that fails is logged and counted, and tried again at the next
+    /// interval (unacknowledged messages stay queued in librdkafka until `message.timeout.ms`;
+    /// only a message that then fails for good stops the engine). Returns whether everything
+    /// produced so far is acknowledged (a checkpoint may only be written then).
+    @discardableResult
+    func commitProcessed(only partitions: Set<Int32>? = nil, flushMillis: Int32 = 5_000) throws -> Bool {
+        guard let consumer else { return false }
+        if config.exactlyOnce {
+            try commitTransaction(consumer: consumer, offsets: processedOffsets(only: partitions))
+            return true
+        }
+        do {
+            try producer.flush(timeoutMillis: flushMillis)
+        } catch {
+            if producer.takeDeliveryFailures().isEmpty && pendingFailure == nil && (error as? KafkaError)?.isFatal != true {
+                counters.commitsDeferred += 1
+                logger.warning("brokers not acknowledging: commit deferred", metadata: [
+                    "outstanding": "\(producer.outstanding)", "error": "\(error)"])
+                return false
+            }
+        }
         let failures = producer.takeDeliveryFailures()
         if let f = failures.first ?? pendingFailure.map({ KafkaError(code: -1, message: $0) }) {
             throw EngineError.deliveryFailed("\(f)")
         }
+        let offsets = processedOffsets(only: partitions)
+        if offsets.isEmpty { return true }
+        do {
+            try consumer.commit(offsets)
+        } catch let error as KafkaError where !error.isFatal {
+            counters.commitsDeferred += 1
+            logger.warning("offset commit failed: retried at the next interval", metadata: ["error": "\(error)"])
+            return true
+        }
+        for o in offsets { committedNext[o.partition] = o.offset }
+        counters.commits += 1
+        return true
+    }
+
+    /// Per partition, the offset after the last event that is applied (none of its events
+    /// before it still wait in the reorder buffer), where that is beyond the last commit.
+    func processedOffsets(only partitions: Set<Int32>?) -> [TopicPartitionOffset] {
         let buffered = detector.lowestBufferedOffsets()
         var offsets: [TopicPartitionOffset] = []
         for (p, last) in consumedThrough where partitions?.contains(p) ?? true {
@@ -322,12 +453,9 @@ public final class StreamEngine {
             if let b = buffered[p] { next = min(next, b) }
             if next > committedNext[p, default: -1] {
                 offsets.append(TopicPartitionOffset(topic: config.inputTopic, partition: p, offset: next))
-                committedNext[p] = next
             }
         }
-        if offsets.isEmpty { return }
-        try consumer.commit(offsets)
-        counters.commits += 1
+        return offsets
     }
 
     private func rebalanced(_ event: RebalanceEvent) {
@@ -341,12 +469,20 @@ public final class StreamEngine {
             for p in mine { partitionLastInput[p] = now }
             lastAssignment = now
             for p in mine { committedAtAssignment.removeValue(forKey: p) }
+            if config.exactlyOnce { noteReplayRange(mine) }
             logger.info("partitions assigned", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
+        case .revoked(let parts) where abandoning:
+            letGo(parts)
         case .revoked(let parts):
             logger.info("partitions revoked: committing what is processed", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
             do {
                 try publishAlerts()
                 try commitProcessed(only: Set(parts.map(\.partition)))
+                if checkpoints != nil, counters.consumed != consumedAtCheckpoint {
+                    try writeCheckpoint(reason: "partitions revoked")
+                }
+            } catch let abort as TransactionAborted {
+                rewindPending = abort.cause
             } catch {
                 logger.error("commit on revoke failed", metadata: ["error": "\(error)"])
             }
@@ -363,11 +499,15 @@ public final class StreamEngine {
     /// Forgets the bookkeeping of partitions this instance no longer owns.
     private func letGo(_ parts: [TopicPartition]) {
         for p in parts {
+            if let last = consumedThrough[p.partition] { stateNext[p.partition] = max(stateNext[p.partition] ?? 0, last + 1) }
             consumedThrough.removeValue(forKey: p.partition)
             committedNext.removeValue(forKey: p.partition)
             partitionLastInput.removeValue(forKey: p.partition)
             detector.releaseWatermarkHold(partition: p.partition)
         }
+        consumer?.startOffsets = Dictionary(uniqueKeysWithValues: stateNext.map {
+            (TopicPartition(topic: config.inputTopic, partition: $0.key), $0.value)
+        })
     }
 }
 

@@ -115,7 +115,10 @@ extension MuleStream {
             publishes alerts (§2) to --output keyed by account, and dead-letters undecodable or late events to \
             --dead-letter with the reason in a `reason` header. Input offsets are committed only after the events \
             are applied and the alerts they caused are acknowledged (at-least-once; alert ids are deterministic). \
-            SIGTERM/SIGINT: finish the batch, flush alerts, commit, exit 0. \
+            SIGTERM/SIGINT: finish the batch, flush alerts, commit, write a checkpoint (with --checkpoint-dir), exit 0. \
+            With --checkpoint-dir the detector's state is checkpointed every --checkpoint-interval and restored at \
+            start, reading on from the offsets the checkpoint covers. With --exactly-once alerts, dead letters and \
+            offsets are committed in Kafka transactions. \
             Hot reload: on SIGHUP, and when the --rules files or the --snoozes file change (checked every \
             --rule-check-interval), they are validated and swapped in between batches, keeping window state; a file \
             that does not validate is refused (logged with file:line:col) and the old rules keep running. \
@@ -172,6 +175,16 @@ extension MuleStream {
         @Option(help: ArgumentHelp("An input partition silent this long stops holding event time back (0s = never).", valueName: "duration"))
         var partitionIdle: String = "10s"
 
+        @Option(help: ArgumentHelp("Write checkpoints of the detector's state and the input offsets it covers to this folder, and restore the newest readable one at start (default: none; a restart rebuilds state from the committed offsets).", valueName: "dir"))
+        var checkpointDir: String?
+        @Option(help: ArgumentHelp("How often a checkpoint is written (also on partition revoke and on shutdown).", valueName: "duration"))
+        var checkpointInterval: String = "30s"
+        @Option(help: "Checkpoints kept in --checkpoint-dir; older ones are deleted.")
+        var checkpointsKept: Int = 3
+        @Flag(help: "Publish alerts and dead letters and commit input offsets in Kafka transactions (needs Kafka >= 2.5 brokers; alert readers need isolation.level=read_committed). Not verifiable against dev-broker.")
+        var exactlyOnce = false
+        @Option(help: ArgumentHelp("transactional.id for --exactly-once: unique per engine instance, stable across its restarts (default: <group>.<input>).", valueName: "id"))
+        var transactionalId: String?
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String = "info"
 
@@ -211,6 +224,12 @@ extension MuleStream {
             config.idleFlushMillis = try parseDurationFlag(idleFlush, flag: "--idle-flush", allowZero: true)
             config.partitionIdleMillis = try parseDurationFlag(partitionIdle, flag: "--partition-idle", allowZero: true)
             if let e = exitWhenIdle { config.exitWhenIdleMillis = try parseDurationFlag(e, flag: "--exit-when-idle") }
+            config.checkpointDir = checkpointDir
+            config.checkpointIntervalMillis = try parseDurationFlag(checkpointInterval, flag: "--checkpoint-interval")
+            config.checkpointsKept = checkpointsKept
+            config.exactlyOnce = exactlyOnce
+            if transactionalId != nil && !exactlyOnce { throw CLIFailure.usage("--transactional-id needs --exactly-once") }
+            config.transactionalId = transactionalId
             let problems = config.problems()
             guard problems.isEmpty else { throw CLIFailure.usage(problems.joined(separator: "; ")) }
             let ruleSet = try loadRules(rules)
@@ -222,6 +241,8 @@ extension MuleStream {
                 say("input=\(input)\noutput=\(output)\ndead_letter=\(config.deadLetterTopic)\nshadow=\(config.shadowTopic)\nrules=\(ruleSet.map(\.key).joined(separator: ","))")
                 if let file = snoozes { say("snoozes=\(file) (\(snoozeList.count))") }
                 if let topic = snoozeTopic { say("snooze_topic=\(topic)") }
+                if let dir = checkpointDir { say("checkpoint_dir=\(dir) every \(checkpointInterval), keep \(checkpointsKept)") }
+                if exactlyOnce { say("exactly_once=true transactional.id=\(config.effectiveTransactionalId)") }
                 for line in config.kafka.redactedDescription() { say("kafka.\(line)") }
                 return
             }
