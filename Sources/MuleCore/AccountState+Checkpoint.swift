@@ -61,9 +61,6 @@ extension Detector {
             s.cooldownUntil = try r.i64("cool-down")
             s.pendingRefs = try r.i32("pending refs")
             let count = try r.count("legs", minBytes: 32)
-            guard count <= config.maxLegsPerAccount else {
-                throw .corrupt("account \(id) holds \(count) legs, more than --max-legs-per-account")
-            }
             var previous = Int64.min
             for _ in 0..<count {
                 let leg = try Leg.readCheckpoint(from: &r)
@@ -72,7 +69,8 @@ extension Detector {
                 guard leg.counterparty >= 0 else {
                     throw .corrupt("leg counterparty \(leg.counterparty)")
                 }
-                _ = legs.append(leg, to: &s.legs, cap: config.maxLegsPerAccount)
+                // A lower --max-legs-per-account than when the checkpoint was taken keeps the newest.
+                if legs.append(leg, to: &s.legs, cap: config.maxLegsPerAccount) { counters.legsEvicted &+= 1 }
             }
             states[Int(id)] = s
             seen += 1

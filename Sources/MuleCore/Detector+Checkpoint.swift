@@ -123,7 +123,7 @@ extension Detector {
         counters.duplicates = try r.u64()
         counters.lateDropped = try r.u64()
         counters.lateProcessed = try r.u64()
-        counters.legsEvicted = try r.u64()
+        counters.legsEvicted &+= try r.u64()  // plus any dropped by a lower leg cap above
         counters.accountsEvictedIdle = try r.u64()
         counters.accountsEvictedCap = try r.u64()
         counters.alertsRaised = try r.u64()

@@ -91,7 +91,7 @@ extension StreamEngine {
         do {
             let path = try store.write(bytes, sequence: checkpointSequence + 1)
             checkpointSequence += 1
-            consumedAtCheckpoint = counters.consumed
+            stateMarkAtCheckpoint = stateMark
             counters.checkpointsWritten += 1
             counters.checkpointBytes = UInt64(bytes.count)
             let took = clock.now - started

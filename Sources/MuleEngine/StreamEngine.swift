@@ -83,7 +83,9 @@ public final class StreamEngine {
     /// Checkpoint folder (`checkpointDir`), the last sequence written, and `consumed` then.
     var checkpoints: CheckpointStore?
     var checkpointSequence: UInt64 = 0
-    var consumedAtCheckpoint: UInt64 = .max
+    var stateMarkAtCheckpoint: UInt64 = .max
+    /// Changes whenever the state or the offsets it covers change (events consumed or applied).
+    var stateMark: UInt64 { counters.consumed &+ detector.counters.applied &* 0x9E37_79B9 }
     /// `--exactly-once` after a restore: per partition, the group's committed offset when it is
     /// ahead of the state; output of events below it was already committed and is not repeated.
     var replayUntil: [Int32: Int64] = [:]
@@ -257,7 +259,8 @@ public final class StreamEngine {
                 try commitProcessed()
                 lastCommit = now
             }
-            if checkpoints != nil, now - lastCheckpoint >= .milliseconds(config.checkpointIntervalMillis) {
+            if checkpoints != nil, now - lastCheckpoint >= .milliseconds(config.checkpointIntervalMillis),
+               stateMark != stateMarkAtCheckpoint {
                 try writeCheckpoint(reason: "interval")
                 lastCheckpoint = clock.now
             }
@@ -478,7 +481,7 @@ public final class StreamEngine {
             do {
                 try publishAlerts()
                 try commitProcessed(only: Set(parts.map(\.partition)))
-                if checkpoints != nil, counters.consumed != consumedAtCheckpoint {
+                if checkpoints != nil, stateMark != stateMarkAtCheckpoint {
                     try writeCheckpoint(reason: "partitions revoked")
                 }
             } catch let abort as TransactionAborted {

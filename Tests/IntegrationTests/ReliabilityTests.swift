@@ -28,15 +28,7 @@ struct ReliabilityTests {
     }
 
     static func startBroker(dir: URL, partitions: Int) throws -> (Child, String) {
-        let file = dir.appendingPathComponent("bootstrap")
-        let broker = try Child(Env.mulestream, ["dev-broker", "--bootstrap-file", file.path, "--topic", "payments:\(partitions)",
-                                                 "--topic", "alerts:2", "--topic", "payments.dlq:1", "--topic", "alerts.shadow:1"],
-                               dir: dir, name: "broker")
-        let address = eventually(seconds: 15) { () -> String? in
-            let text = (try? String(contentsOf: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-            return text?.isEmpty == false ? text : nil
-        }
-        return (broker, try #require(address, "dev-broker did not start: \(broker.stderr)"))
+        try HotReloadEndToEndTests().startBroker(dir: dir, topics: ["payments:\(partitions)", "alerts:2", "payments.dlq:1", "alerts.shadow:1"])
     }
 
     static func produce(_ lines: ArraySlice<String>, brokers: String) throws {
@@ -65,7 +57,7 @@ struct ReliabilityTests {
     static func engineArgs(_ brokers: String, group: String, checkpoints: URL, extra: [String] = []) -> [String] {
         ["run", "--brokers", brokers, "--input", "payments", "--output", "alerts", "--rules", "Rules", "--group", group,
          "--checkpoint-dir", checkpoints.path, "--checkpoint-interval", "1s", "--commit-interval", "500ms",
-         "--log-level", "notice", "-X", "session.timeout.ms=6000"] + extra
+         "--log-level", "info", "-X", "session.timeout.ms=6000"] + extra
     }
 
     static func logCount(_ log: String, _ key: String, line marker: String = "engine stopped") -> Int? {
@@ -149,8 +141,7 @@ struct ReliabilityTests {
         defer { broker.terminate(); broker.wait(seconds: 10) }
         let checkpoints = dir.appendingPathComponent("checkpoints")
         try Self.produce(lines[...], brokers: brokers)
-        let first = try Child(Env.mulestream, Self.engineArgs(brokers, group: "term", checkpoints: checkpoints,
-                                                              extra: ["--log-level", "info"]),
+        let first = try Child(Env.mulestream, Self.engineArgs(brokers, group: "term", checkpoints: checkpoints),
                               dir: dir, name: "engine-1")
         let progressed = eventually(seconds: 60, every: 0.05) { first.stderr.contains("checkpoint written") ? true : nil }
         #expect(progressed == true, "no checkpoint: \(first.stderr)")
@@ -183,8 +174,7 @@ struct ReliabilityTests {
         // for room (back-pressure) rather than drop or fail.
         let engine = try Child(Env.mulestream, Self.engineArgs(brokers, group: "outage", checkpoints: checkpoints,
                                                                extra: ["--exit-when-idle", "8s", "--idle-flush", "0s",
-                                                                       "-X", "queue.buffering.max.messages=5",
-                                                                       "--log-level", "info"]),
+                                                                       "-X", "queue.buffering.max.messages=5"]),
                                dir: dir, name: "engine")
         let started = eventually(seconds: 60, every: 0.05) { engine.stderr.contains("checkpoint written") ? true : nil }
         #expect(started == true, "engine made no progress: \(engine.stderr)")

@@ -13,7 +13,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct CheckpointTests {
     /// A simulated stream with planted gangs, some duplicates and disorder, as NDJSON lines.
-    static func stream(events: Int = 24_000, seed: UInt64 = 11) -> [[UInt8]] {
+    static func stream(events: Int = 12_000, seed: UInt64 = 11) -> [[UInt8]] {
         let sim = PaymentSimulator(config: SimulationConfig(
             seed: seed, accounts: 2500, events: events, gangs: 4, disorderMillis: 2_000, duplicateRate: 0.01))
         return sim.map(\.line)
@@ -131,7 +131,7 @@ struct CheckpointTests {
     }
 
     /// Runs the engine once over what is in `in`, with checkpoints in `dir`.
-    static func runEngine(_ h: StreamEngineTests.Harness, group: String, dir: String,
+    static func runEngine(_ h: StreamEngineTests.Harness, group: String, dir: String, stop: StopSignal = StopSignal(),
                           tweak: (inout EngineConfig) -> Void = { _ in }) throws -> EngineCounters {
         var config = h.engineConfig(group: group, lateness: 5_000)
         config.checkpointDir = dir
@@ -139,7 +139,7 @@ struct CheckpointTests {
         tweak(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        return try StreamEngine(config: config, rules: StreamEngineTests.rules(), logger: logger).run(stop: StopSignal())
+        return try StreamEngine(config: config, rules: StreamEngineTests.rules(), logger: logger).run(stop: stop)
     }
 
     static func pairs(_ h: StreamEngineTests.Harness) throws -> [String: Int] {
@@ -160,8 +160,21 @@ struct CheckpointTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let half = lines.count / 2
         try h.produce(Array(lines[..<half]))
-        // First run: no idle flush, so events stay buffered at shutdown and live on only in the checkpoint.
-        let first = try Self.runEngine(h, group: "ck", dir: dir) { $0.idleFlushMillis = 0; $0.exitWhenIdleMillis = 1500 }
+        // First run: no idle flush, so events stay buffered at shutdown and live on only in the
+        // checkpoint; it is stopped once a checkpoint covers all it was given.
+        let stop = StopSignal()
+        Thread {
+            let store = CheckpointStore(directory: dir)
+            for _ in 0..<1200 {
+                if let newest = try? store.entries().first, let bytes = try? store.read(newest),
+                   let c = try? Checkpoint.decode(bytes), c.offsets.reduce(0, { $0 + $1.next }) == Int64(half) {
+                    break
+                }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            stop.stop()
+        }.start()
+        let first = try Self.runEngine(h, group: "ck", dir: dir, stop: stop) { $0.idleFlushMillis = 0; $0.exitWhenIdleMillis = nil }
         #expect(first.consumed == UInt64(half))
         #expect(first.checkpointsWritten >= 1)
         #expect(first.checkpointsRestored == 0)
