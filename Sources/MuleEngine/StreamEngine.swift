@@ -94,7 +94,6 @@ public final class StreamEngine {
     /// Set once a transaction is aborted: the state in hand is discarded, so nothing of it may
     /// be committed or checkpointed when the consumer is closed.
     var abandoning = false
-    let rules0: [Rule]
     public internal(set) var counters = EngineCounters()
     /// Snoozes from the snooze file (replaced on reload) and from the snooze topic.
     var fileSnoozes: SnoozeList
@@ -126,7 +125,6 @@ public final class StreamEngine {
         self.config = config
         self.logger = logger
         self.detector = Detector(rules: rules, config: config.detector)
-        self.rules0 = rules
         self.fileSnoozes = SnoozeList(snoozes)
         if let path = config.rulesPath { ruleWatch = RuleFileWatch(rulesPath: path, snoozeFile: config.snoozeFile) }
         self.decoder = EventDecoder(limits: config.decoderLimits)
@@ -204,6 +202,7 @@ public final class StreamEngine {
         var lastInput = clock.now
         var lastProgress = clock.now
         var lastCheckpoint = clock.now
+        stateMarkAtCheckpoint = stateMark  // a fresh or just-restored state needs no checkpoint yet
         var consumedAtProgress: UInt64 = 0
         while !stop.isStopped {
             if let cause = rewindPending {
@@ -244,8 +243,10 @@ public final class StreamEngine {
                 lastRuleCheck = now
                 if ruleWatch?.changeSettled() == true { reloadRules(trigger: "rule files changed") }
             }
+            // Only while partitions are assigned: after losing them (a broker outage outlasting the
+            // session) nothing arrives until the group is joined again, which is not idle input.
             if let exitIdle = config.exitWhenIdleMillis, n == 0, detector.bufferedTransfers == 0,
-               let assignedAt = lastAssignment, now - max(lastInput, assignedAt) >= .milliseconds(exitIdle),
+               !partitionLastInput.isEmpty, let assignedAt = lastAssignment, now - max(lastInput, assignedAt) >= .milliseconds(exitIdle),
                caughtUp(consumer) || now - max(lastInput, assignedAt) >= .milliseconds(exitIdle * 10) {
                 // (The second clause only guards against a lag that can never be known.)
                 let parts = partitionLastInput.keys.sorted()
