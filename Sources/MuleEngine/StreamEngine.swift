@@ -310,11 +310,15 @@ public final class StreamEngine {
         var lags = consumer.cachedLag(parts)
         if lags.allSatisfy({ $0 == 0 }) { return true }
         if lags.contains(where: { ($0 ?? 0) > 0 }) { return false }
-        let unknown = parts.enumerated().filter { lags[$0.offset] == nil && committedAtAssignment[$0.element.partition] == nil }
+        // Where reading resumed: where the state ends (checkpoint, or before a lost assignment),
+        // else the group's committed offset.
+        let unknown = parts.enumerated().filter {
+            lags[$0.offset] == nil && stateNext[$0.element.partition] == nil && committedAtAssignment[$0.element.partition] == nil
+        }
         if !unknown.isEmpty, let got = try? consumer.committed(unknown.map(\.element), timeoutMillis: 2000) {
             for c in got { committedAtAssignment[c.partition] = c.offset }
         }
-        lags = consumer.cachedLag(parts, fallback: partitions.map { committedAtAssignment[$0] })
+        lags = consumer.cachedLag(parts, fallback: partitions.map { stateNext[$0] ?? committedAtAssignment[$0] })
         return lags.allSatisfy { $0 == 0 }
     }
 
