@@ -323,11 +323,24 @@ public final class StreamEngine {
     }
 
     /// A partition that has delivered nothing for `partitionIdleMillis` stops holding event time back.
+    /// Idle means silent while other partitions deliver: when every partition is silent (a
+    /// broker outage) none is released, or its events would be late once input resumes. A lost
+    /// partition keeps holding until the others have delivered for as long without it.
     private func releaseIdlePartitions(now: ContinuousClock.Instant) {
-        for (p, last) in partitionLastInput where now - last >= .milliseconds(config.partitionIdleMillis) {
+        guard let newest = partitionLastInput.values.max() else { return }
+        let idle = Duration.milliseconds(config.partitionIdleMillis)
+        for (p, last) in partitionLastInput where newest - last >= idle {
             if detector.holdsWatermark(partition: p) { detector.releaseWatermarkHold(partition: p) }
         }
+        for (p, since) in lostPartitions where newest - since >= idle {
+            lostPartitions.removeValue(forKey: p)
+            detector.releaseWatermarkHold(partition: p)
+        }
     }
+
+    /// Partitions lost (not revoked) and when: they may come back (an outage outlasting the
+    /// session), so they keep holding event time back for a while.
+    private var lostPartitions: [Int32: ContinuousClock.Instant] = [:]
 
     private var batchClock = ContinuousClock.now
 
@@ -472,6 +485,7 @@ public final class StreamEngine {
             // Each assigned partition holds event time back until it delivers (or goes idle), so a
             // partition fetched later than the others does not see its events declared late.
             let mine = parts.filter { $0.topic == config.inputTopic }.map(\.partition)
+            for p in mine { lostPartitions.removeValue(forKey: p) }
             detector.holdWatermark(for: mine)
             let now = ContinuousClock.now
             for p in mine { partitionLastInput[p] = now }
@@ -498,20 +512,24 @@ public final class StreamEngine {
         case .lost(let parts):
             // Another member may own these now: committing them would be wrong.
             logger.warning("partitions lost (session timeout or fencing): not committing them", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
-            letGo(parts)
+            letGo(parts, keepHold: true)
         case .failed(let error):
             logger.error("rebalance failed", metadata: ["error": "\(error)"])
         }
     }
 
     /// Forgets the bookkeeping of partitions this instance no longer owns.
-    private func letGo(_ parts: [TopicPartition]) {
+    private func letGo(_ parts: [TopicPartition], keepHold: Bool = false) {
         for p in parts {
             if let last = consumedThrough[p.partition] { stateNext[p.partition] = max(stateNext[p.partition] ?? 0, last + 1) }
             consumedThrough.removeValue(forKey: p.partition)
             committedNext.removeValue(forKey: p.partition)
             partitionLastInput.removeValue(forKey: p.partition)
-            detector.releaseWatermarkHold(partition: p.partition)
+            if keepHold {
+                lostPartitions[p.partition] = ContinuousClock.now
+            } else {
+                detector.releaseWatermarkHold(partition: p.partition)
+            }
         }
         consumer?.startOffsets = Dictionary(uniqueKeysWithValues: stateNext.map {
             (TopicPartition(topic: config.inputTopic, partition: $0.key), $0.value)

@@ -74,4 +74,20 @@ struct ExactlyOnceTests {
         #expect(second.replaySuppressed == 2)
         #expect(try h.read("out").count == 2)
     }
+
+    @Test func anAbortedTransactionRewindsAndPublishesAgain() throws {
+        let h = try StreamEngineTests.Harness()
+        try h.produce(StreamEngineTests.mule("Z", from: StreamEngineTests.t0))
+        // The first AddOffsetsToTxn (send offsets) is refused: an abortable transaction error.
+        h.cluster.failNextRequests(apiKey: 25, errors: [30])  // GROUP_AUTHORIZATION_FAILED
+        let counters = try run(h, group: "eos-abort")
+        #expect(counters.transactionsAborted == 1)
+        // Rewound to empty state at the (uncommitted) start: every event is read and applied
+        // again, and the alerts (whether or not the aborted transaction held them) are produced
+        // in a committed one.
+        #expect(counters.consumed == 14)
+        #expect(counters.alertsPublished >= 2)
+        #expect(counters.transactionsCommitted >= 1)
+        #expect(try h.read("out").filter { $0.value.contains(#""account":"Z""#) }.count >= 2)
+    }
 }
