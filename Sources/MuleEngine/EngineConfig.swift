@@ -36,8 +36,9 @@ public struct EngineConfig: Sendable {
     /// transfers are applied (otherwise the last few seconds of a quiet topic would wait for the
     /// next event). 0 disables.
     public var idleFlushMillis: Int64 = 2000
-    /// An assigned partition that delivers nothing for this long stops holding event time back
-    /// (so one silent partition cannot stall detection); its later events may then be late.
+    /// An assigned partition that delivers nothing for this long while others deliver stops
+    /// holding event time back (so one silent partition cannot stall detection); its later
+    /// events may then be late. When every partition is silent (an outage) none is released.
     public var partitionIdleMillis: Int64 = 10_000
     /// Stop by itself once partitions are assigned, the input has been idle this long (since the
     /// last message or the assignment) and nothing is buffered (demo, scripts, tests); nil = run

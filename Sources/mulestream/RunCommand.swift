@@ -172,7 +172,7 @@ extension MuleStream {
         @Option(help: ArgumentHelp("Apply buffered events after the input has been quiet this long (0s = never).", valueName: "duration"))
         var idleFlush: String = "2s"
 
-        @Option(help: ArgumentHelp("An input partition silent this long stops holding event time back (0s = never).", valueName: "duration"))
+        @Option(help: ArgumentHelp("An input partition silent this long while others deliver stops holding event time back (0s = never).", valueName: "duration"))
         var partitionIdle: String = "10s"
 
         @Option(help: ArgumentHelp("Write checkpoints of the detector's state and the input offsets it covers to this folder, and restore the newest readable one at start (default: none; a restart rebuilds state from the committed offsets).", valueName: "dir"))
