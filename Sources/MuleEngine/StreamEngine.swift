@@ -306,6 +306,9 @@ public final class StreamEngine {
     /// committed offset (asked of the broker once per assignment, only while input is idle).
     private func caughtUp(_ consumer: KafkaConsumer) -> Bool {
         let partitions = partitionLastInput.keys.sorted()
+        // No partition assigned (before the first assignment, or lost in an outage): nothing is
+        // known, so nothing may be flushed as if the input were done.
+        guard !partitions.isEmpty else { return false }
         let parts = partitions.map { TopicPartition(topic: config.inputTopic, partition: $0) }
         var lags = consumer.cachedLag(parts)
         if lags.allSatisfy({ $0 == 0 }) { return true }

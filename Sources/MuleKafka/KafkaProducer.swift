@@ -13,7 +13,7 @@ import Crdkafka
 /// internal threads only touch the immutable log handler and redactor.
 public final class KafkaProducer: @unchecked Sendable {
     let rk: OpaquePointer  // internal for KafkaProducer+Transactions.swift
-    let state: ProducerState
+    private let state: ProducerState
     private(set) var isClosed = false
 
     /// Failures kept for `takeDeliveryFailures` beyond which only `failedCount` grows.
