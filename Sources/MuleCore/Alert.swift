@@ -76,6 +76,10 @@ public struct Alert: Sendable, Equatable {
     public var gang: String?
     /// Members of that gang when the alert was raised.
     public var gangSize: Int?
+    /// Input position of the transfer whose application raised it (`.none` from files and
+    /// tests). Not published; the engine uses it to recognise alerts of events replayed after a
+    /// restore that an earlier, committed transaction already published.
+    public var source: SourcePosition = .none
 
     public init(alertId: String, account: String, ruleId: String, ruleVersion: String, severity: Severity,
                 mode: RuleMode, action: String?, score: Double, eventTs: Int64, window: AlertWindow?,

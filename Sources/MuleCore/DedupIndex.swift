@@ -17,7 +17,7 @@ public struct DedupIndex: Sendable {
     @usableFromInline var fifoCount = 0
     public let maxEntries: Int
     /// Entries forgotten before their horizon because `maxEntries` was reached.
-    public private(set) var forcedExpiries: UInt64 = 0
+    public internal(set) var forcedExpiries: UInt64 = 0
 
     public init(maxEntries: Int, initialCapacity: Int = 4096) {
         self.maxEntries = max(16, maxEntries)

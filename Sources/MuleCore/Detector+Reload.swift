@@ -6,14 +6,7 @@ extension Detector {
     /// whose window grew sees only the legs the old windows kept; it fills up as time passes.
     public mutating func replaceRules(_ newRules: [Rule]) {
         precondition(newRules.count < 65_536, "too many rules")
-        let oldKeys = rules.map(\.key)
-        let oldIds = rules.map(\.id)
-        var remap: [Int: Int] = [:]
-        for (ni, r) in newRules.enumerated() {
-            if let oi = oldKeys.firstIndex(of: r.key) ?? oldIds.firstIndex(of: r.id), remap[oi] == nil {
-                remap[oi] = ni
-            }
-        }
+        let remap = Detector.ruleRemap(oldKeys: rules.map(\.key), oldIds: rules.map(\.id), to: newRules)
         var carried: [UInt64: Int64] = [:]
         for (key, at) in lastAlertAt {
             if let ni = remap[Int(key & 0xFFFF)] { carried[(key & ~0xFFFF) | UInt64(ni)] = at }

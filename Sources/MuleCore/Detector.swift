@@ -207,7 +207,7 @@ public struct Detector: Sendable {
     /// Newest event time accepted so far (`Int64.min` before the first event).
     public var maxEventTime: Int64 { maxSeen }
     /// Every transfer with event time before this has been applied (or was late).
-    public private(set) var watermark: Int64 = .min
+    public internal(set) var watermark: Int64 = .min
     /// Newest event time per source partition (index = partition + 1, so `.none` is slot 0).
     @usableFromInline var partitionMax: [Int64] = []
     /// Whether the partition holds the watermark back (it delivered events or was declared).
@@ -229,6 +229,8 @@ public struct Detector: Sendable {
     public internal(set) var counters = DetectorCounters()
     /// Alerts raised and not yet taken by `takeAlerts()`.
     public internal(set) var alerts: [Alert] = []
+    /// Input position of the transfer being applied (alerts carry it as `source`).
+    @usableFromInline var applying = SourcePosition.none
 
     public init(rules: [Rule], config: DetectorConfig = DetectorConfig()) {
         precondition(rules.count < 65_536, "too many rules")
@@ -494,6 +496,7 @@ public struct Detector: Sendable {
         addLeg(credit, to: p.payee, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
         addLeg(debit, to: p.payer, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
         if inOrder {
+            applying = SourcePosition(partition: p.partition, offset: p.offset)
             trackHop(p)
             evaluate(account: p.payee, at: p.ts, credit: true)
             evaluate(account: p.payer, at: p.ts, credit: false)
@@ -589,6 +592,7 @@ public struct Detector: Sendable {
             account: name, ruleId: rule.id, ruleVersion: rule.version, severity: rule.severity,
             mode: rule.mode, action: action, score: score, eventTs: t, window: window,
             evidence: evidence, evidenceCount: count, ruleSet: ruleSet)
+        alert.source = applying
         describeChain(of: account, ring: ring, start: start, in: &alert)
         return alert
     }

@@ -31,7 +31,7 @@ struct GangIndex: Sendable {
     private var parent: [Int32] = []
     /// Per root.
     private var components: [Int32: Component] = [:]
-    private var nextRebuild: Int64 = .min
+    var nextRebuild: Int64 = .min  // internal for GangIndex+Checkpoint.swift
 
     init(horizonMillis: Int64) {
         self.horizonMillis = horizonMillis
@@ -127,7 +127,7 @@ struct GangIndex: Sendable {
         rebuild(from: ties.filter { $0.a != a && $0.b != a }, earlier: earlier)
     }
 
-    private mutating func rebuild(from kept: [Tie], earlier: (Int32, Int32) -> Bool) {
+    mutating func rebuild(from kept: [Tie], earlier: (Int32, Int32) -> Bool) {
         for i in parent.indices { parent[i] = -1 }
         components.removeAll(keepingCapacity: true)
         ties = kept

@@ -30,11 +30,12 @@ public struct Hop: Sendable, Equatable {
 /// hop down the chain can find its parent. Hops older than the memory horizon are dropped.
 @usableFromInline
 struct HopStore: Sendable {
-    private var hops: [Hop] = []
-    private var front = 0
+    // Internal (not private) for HopStore+Checkpoint.swift.
+    var hops: [Hop] = []
+    var front = 0
     /// Sequence number of `hops[0]`.
-    private var base: UInt64 = 0
-    private var byTx = TxHopMap()
+    var base: UInt64 = 0
+    var byTx = TxHopMap()
 
     var count: Int { hops.count - front }
 

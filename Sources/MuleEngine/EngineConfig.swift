@@ -36,8 +36,9 @@ public struct EngineConfig: Sendable {
     /// transfers are applied (otherwise the last few seconds of a quiet topic would wait for the
     /// next event). 0 disables.
     public var idleFlushMillis: Int64 = 2000
-    /// An assigned partition that delivers nothing for this long stops holding event time back
-    /// (so one silent partition cannot stall detection); its later events may then be late.
+    /// An assigned partition that delivers nothing for this long while others deliver stops
+    /// holding event time back (so one silent partition cannot stall detection); its later
+    /// events may then be late. When every partition is silent (an outage) none is released.
     public var partitionIdleMillis: Int64 = 10_000
     /// Stop by itself once partitions are assigned, the input has been idle this long (since the
     /// last message or the assignment) and nothing is buffered (demo, scripts, tests); nil = run
@@ -57,6 +58,19 @@ public struct EngineConfig: Sendable {
     static let librdkafkaMessageMaxBytes = 1_000_000
     /// Room for the dead-letter headers and record framing.
     static let deadLetterOverheadBytes = 4096
+    /// Folder for checkpoints of the detector's state and the input offsets they cover; nil =
+    /// no checkpoints (a restart rebuilds state from the committed offsets on).
+    public var checkpointDir: String?
+    /// How often a checkpoint is written (also on partition revoke and on shutdown).
+    public var checkpointIntervalMillis: Int64 = 30_000
+    /// Checkpoints kept in `checkpointDir` (older ones are deleted).
+    public var checkpointsKept: Int = 3
+    /// Publish alerts and dead letters and commit input offsets in Kafka transactions
+    /// (`transactionalId`); downstream consumers need `isolation.level=read_committed`.
+    public var exactlyOnce = false
+    /// `transactional.id` of the producer with `exactlyOnce`; unique per engine instance and
+    /// stable across its restarts (nil = `<group.id>.<input topic>`).
+    public var transactionalId: String?
 
     public init(kafka: KafkaConfig, inputTopic: String, outputTopic: String, deadLetterTopic: String? = nil,
                 shadowTopic: String? = nil) {
@@ -65,6 +79,11 @@ public struct EngineConfig: Sendable {
         self.outputTopic = outputTopic
         self.deadLetterTopic = deadLetterTopic ?? "\(inputTopic).dlq"
         self.shadowTopic = shadowTopic ?? "\(outputTopic).shadow"
+    }
+
+    /// The producer's `transactional.id` with `exactlyOnce`.
+    public var effectiveTransactionalId: String {
+        transactionalId ?? "\(kafka["group.id"] ?? "mulestream").\(inputTopic)"
     }
 
     /// Problems a person can act on; empty when the configuration is usable.
@@ -98,6 +117,14 @@ public struct EngineConfig: Sendable {
         if 2 * deadLetterCopyLimit + Self.deadLetterOverheadBytes > messageMax {
             out.append("the largest event (\(decoderLimits.maxEventBytes) bytes) must leave room for its dead-letter copy "
                 + "(key and value, \(Self.deadLetterOverheadBytes) bytes of headers) under message.max.bytes (\(messageMax))")
+        }
+        if let dir = checkpointDir, dir.isEmpty { out.append("the checkpoint folder must not be empty") }
+        if checkpointIntervalMillis < 1 { out.append("the checkpoint interval must be positive") }
+        if checkpointsKept < 1 { out.append("at least one checkpoint must be kept") }
+        if exactlyOnce, let id = transactionalId, id.isEmpty { out.append("the transactional id must not be empty") }
+        if !exactlyOnce, transactionalId != nil { out.append("a transactional id (--transactional-id) needs --exactly-once") }
+        if exactlyOnce, let v = kafka["enable.idempotence"], v == "false" {
+            out.append("exactly-once needs the idempotent producer: do not set enable.idempotence=false")
         }
         return out
     }

@@ -23,12 +23,30 @@ public struct EngineCounters: Sendable, Equatable {
     public var snoozeRecords: UInt64 = 0
     public var snoozeRecordsMalformed: UInt64 = 0
     public var commits: UInt64 = 0
+    /// Commits put off because the brokers did not acknowledge in time (outage) or refused the
+    /// commit; each is retried at the next interval.
+    public var commitsDeferred: UInt64 = 0
     public var idleFlushes: UInt64 = 0
     /// Alerts by rule id, mode and outcome (`published` or `snoozed`), counted as they leave the core.
     public var alerts: [AlertTally: UInt64] = [:]
     /// Messages (alerts, dead letters) the broker refused or never acknowledged; the engine stops
     /// without committing past them.
     public var deliveryFailures: UInt64 = 0
+    /// Checkpoints written, and attempts that failed (the engine keeps running on the old ones).
+    public var checkpointsWritten: UInt64 = 0
+    public var checkpointFailures: UInt64 = 0
+    /// Size of the last checkpoint written, bytes.
+    public var checkpointBytes: UInt64 = 0
+    /// 1 when the engine started from a checkpoint; checkpoint files skipped as unreadable
+    /// (corrupt, truncated, another format version, another input topic), by reason code.
+    public var checkpointsRestored: UInt64 = 0
+    public var checkpointsRejected: [String: UInt64] = [:]
+    /// Transactions committed and aborted (`--exactly-once`).
+    public var transactionsCommitted: UInt64 = 0
+    public var transactionsAborted: UInt64 = 0
+    /// Alerts and dead letters not published again because they belong to events replayed after
+    /// a restore that a committed transaction already covered (`--exactly-once`).
+    public var replaySuppressed: UInt64 = 0
     public var detector = DetectorCounters()
 
     public init() {}
@@ -38,11 +56,13 @@ public struct EngineCounters: Sendable, Equatable {
 public enum EngineError: Error, CustomStringConvertible {
     case invalidConfiguration([String])
     case deliveryFailed(String)
+    case checkpointUnusable(String)
 
     public var description: String {
         switch self {
         case .invalidConfiguration(let p): "invalid configuration: " + p.joined(separator: "; ")
         case .deliveryFailed(let m): "alert delivery failed, input offsets not committed: \(m)"
+        case .checkpointUnusable(let m): "checkpoint folder unusable: \(m)"
         }
     }
 }
@@ -56,11 +76,29 @@ public final class StreamEngine {
     let logger: Logger
     var detector: Detector
     private let decoder: EventDecoder
-    private let producer: KafkaProducer
-    private var consumer: KafkaConsumer?
+    let producer: KafkaProducer
+    var consumer: KafkaConsumer?
     /// Highest input offset handled per partition.
-    private var consumedThrough: [Int32: Int64] = [:]
-    private var committedNext: [Int32: Int64] = [:]
+    var consumedThrough: [Int32: Int64] = [:]
+    var committedNext: [Int32: Int64] = [:]
+    /// Per input partition, the next offset whose event the detector's state does not hold yet:
+    /// from a restored checkpoint, and kept when a partition is let go, so that a partition
+    /// assigned again resumes where the state ends (neither re-applying nor skipping events).
+    var stateNext: [Int32: Int64] = [:]
+    /// Checkpoint folder (`checkpointDir`), the last sequence written, and `consumed` then.
+    var checkpoints: CheckpointStore?
+    var checkpointSequence: UInt64 = 0
+    var stateMarkAtCheckpoint: UInt64 = .max
+    /// Changes whenever the state or the offsets it covers change (events consumed or applied).
+    var stateMark: UInt64 { counters.consumed &+ detector.counters.applied &* 0x9E37_79B9 }
+    /// `--exactly-once` after a restore: per partition, the group's committed offset when it is
+    /// ahead of the state; output of events below it was already committed and is not repeated.
+    var replayUntil: [Int32: Int64] = [:]
+    /// A transaction was aborted where the error could not be thrown (rebalance callback).
+    var rewindPending: KafkaError?
+    /// Set once a transaction is aborted: the state in hand is discarded, so nothing of it may
+    /// be committed or checkpointed when the consumer is closed.
+    var abandoning = false
     public internal(set) var counters = EngineCounters()
     /// Snoozes from the snooze file (replaced on reload) and from the snooze topic.
     var fileSnoozes: SnoozeList
@@ -69,7 +107,7 @@ public final class StreamEngine {
     var snoozeReader: SnoozeTopicReader?
     private var firstInputAt: ContinuousClock.Instant?
     /// When each assigned input partition last delivered (or was assigned).
-    private var partitionLastInput: [Int32: ContinuousClock.Instant] = [:]
+    var partitionLastInput: [Int32: ContinuousClock.Instant] = [:]
     private var lastIdleCheck = ContinuousClock.now
     private var lastAssignment: ContinuousClock.Instant?
     /// The group's committed offsets of assigned partitions, fetched when first needed.
@@ -110,7 +148,19 @@ public final class StreamEngine {
         self.decoder = EventDecoder(limits: config.decoderLimits)
         var producerConfig = KafkaConfig(config.kafka.properties.filter { !Self.consumerOnly.contains($0.key) }.map { ($0.key, $0.value) })
         producerConfig.logHandler = config.kafka.logHandler
+        if config.exactlyOnce { producerConfig.set("transactional.id", config.effectiveTransactionalId) }
         self.producer = try KafkaProducer(config: producerConfig)
+        if let dir = config.checkpointDir {
+            let store = CheckpointStore(directory: dir, keep: config.checkpointsKept)
+            do {
+                try store.prepare()
+                checkpointSequence = try store.entries().first?.sequence ?? 0
+            } catch {
+                throw EngineError.checkpointUnusable("\(error)")
+            }
+            checkpoints = store
+            restoreNewestCheckpoint()
+        }
     }
 
     /// Properties that only make sense for the consumer (librdkafka warns about them on a producer).
@@ -143,9 +193,32 @@ public final class StreamEngine {
             snoozeReader?.close()
             snoozeReader = nil
         }
+        if config.exactlyOnce {
+            try producer.initTransactions(timeoutMillis: 60_000)
+            try producer.beginTransaction()
+        }
+        while true {
+            do {
+                return try runSession(stop: stop, reload: reload)
+            } catch let abort as TransactionAborted {
+                // Output and offsets of the aborted transaction are gone: start again from the
+                // newest checkpoint (or empty state) at its offsets, and do not repeat output
+                // that committed transactions already hold.
+                logger.error("transaction aborted: rewinding to the last checkpoint and committed offsets", metadata: [
+                    "error": "\(abort.cause)"])
+                rewindAfterAbort()
+            }
+        }
+    }
+
+    /// One consumer-group membership: from subscribing until stopped (or a transaction abort).
+    private func runSession(stop: StopSignal, reload: ReloadRequest) throws -> EngineCounters {
         let consumer = try KafkaConsumer(config: config.kafka, topics: [config.inputTopic]) { [unowned self] event in
             self.rebalanced(event)
         }
+        consumer.startOffsets = Dictionary(uniqueKeysWithValues: stateNext.map {
+            (TopicPartition(topic: config.inputTopic, partition: $0.key), $0.value)
+        })
         self.consumer = consumer
         defer {
             consumer.close()
@@ -164,9 +237,16 @@ public final class StreamEngine {
         var lastCommit = clock.now
         var lastInput = clock.now
         var lastProgress = clock.now
+        var lastCheckpoint = clock.now
+        stateMarkAtCheckpoint = stateMark  // a fresh or just-restored state needs no checkpoint yet
         var consumedAtProgress: UInt64 = 0
         let firstStatus = clock.now
         while !stop.isStopped {
+            if let cause = rewindPending {
+                rewindPending = nil
+                abandoning = true
+                throw TransactionAborted(cause: cause)
+            }
             batchClock = clock.now
             let n = try consumer.poll(max: config.pollBatch, timeoutMillis: config.pollTimeoutMillis) { message in
                 self.handle(message)
@@ -207,8 +287,10 @@ public final class StreamEngine {
                 lastRuleCheck = now
                 if ruleWatch?.changeSettled() == true { reloadRules(trigger: "rule files changed") }
             }
+            // Only while partitions are assigned: after losing them (a broker outage outlasting the
+            // session) nothing arrives until the group is joined again, which is not idle input.
             if let exitIdle = config.exitWhenIdleMillis, n == 0, detector.bufferedTransfers == 0,
-               let assignedAt = lastAssignment, now - max(lastInput, assignedAt) >= .milliseconds(exitIdle),
+               !partitionLastInput.isEmpty, let assignedAt = lastAssignment, now - max(lastInput, assignedAt) >= .milliseconds(exitIdle),
                caughtUp(consumer) || now - max(lastInput, assignedAt) >= .milliseconds(exitIdle * 10) {
                 // (The second clause only guards against a lag that can never be known.)
                 let parts = partitionLastInput.keys.sorted()
@@ -221,6 +303,11 @@ public final class StreamEngine {
             if now - lastCommit >= .milliseconds(config.commitIntervalMillis) {
                 try commitProcessed()
                 lastCommit = now
+            }
+            if checkpoints != nil, now - lastCheckpoint >= .milliseconds(config.checkpointIntervalMillis),
+               stateMark != stateMarkAtCheckpoint {
+                try writeCheckpoint(reason: "interval")
+                lastCheckpoint = clock.now
             }
             if config.progressIntervalMillis > 0, now - lastProgress >= .milliseconds(config.progressIntervalMillis) {
                 let secs = Double((now - lastProgress).components.seconds) + Double((now - lastProgress).components.attoseconds) / 1e18
@@ -243,6 +330,7 @@ public final class StreamEngine {
         try publishAlerts()
         try commitProcessed()
         try producer.flush(timeoutMillis: 30_000)
+        if checkpoints != nil { try writeCheckpoint(reason: "shutdown") }
         counters.detector = detector.counters
         logger.info("engine stopped", metadata: [
             "consumed": "\(counters.consumed)", "alerts": "\(counters.alertsPublished)",
@@ -250,6 +338,7 @@ public final class StreamEngine {
             "late": "\(detector.counters.lateDropped)", "shadow_alerts": "\(counters.shadowAlertsPublished)",
             "snoozed": "\(counters.snoozedHits)", "rule_reloads": "\(counters.ruleReloads)",
             "rule_reload_failures": "\(counters.ruleReloadFailures)",
+            "checkpoints": "\(counters.checkpointsWritten)", "transactions": "\(counters.transactionsCommitted)",
         ])
         return counters
     }
@@ -266,24 +355,44 @@ public final class StreamEngine {
     /// committed offset (asked of the broker once per assignment, only while input is idle).
     private func caughtUp(_ consumer: KafkaConsumer) -> Bool {
         let partitions = partitionLastInput.keys.sorted()
+        // No partition assigned (before the first assignment, or lost in an outage): nothing is
+        // known, so nothing may be flushed as if the input were done.
+        guard !partitions.isEmpty else { return false }
         let parts = partitions.map { TopicPartition(topic: config.inputTopic, partition: $0) }
         var lags = consumer.cachedLag(parts)
         if lags.allSatisfy({ $0 == 0 }) { return true }
         if lags.contains(where: { ($0 ?? 0) > 0 }) { return false }
-        let unknown = parts.enumerated().filter { lags[$0.offset] == nil && committedAtAssignment[$0.element.partition] == nil }
+        // Where reading resumed: where the state ends (checkpoint, or before a lost assignment),
+        // else the group's committed offset.
+        let unknown = parts.enumerated().filter {
+            lags[$0.offset] == nil && stateNext[$0.element.partition] == nil && committedAtAssignment[$0.element.partition] == nil
+        }
         if !unknown.isEmpty, let got = try? consumer.committed(unknown.map(\.element), timeoutMillis: 2000) {
             for c in got { committedAtAssignment[c.partition] = c.offset }
         }
-        lags = consumer.cachedLag(parts, fallback: partitions.map { committedAtAssignment[$0] })
+        lags = consumer.cachedLag(parts, fallback: partitions.map { stateNext[$0] ?? committedAtAssignment[$0] })
         return lags.allSatisfy { $0 == 0 }
     }
 
     /// A partition that has delivered nothing for `partitionIdleMillis` stops holding event time back.
+    /// Idle means silent while other partitions deliver: when every partition is silent (a
+    /// broker outage) none is released, or its events would be late once input resumes. A lost
+    /// partition keeps holding until the others have delivered for as long without it.
     private func releaseIdlePartitions(now: ContinuousClock.Instant) {
-        for (p, last) in partitionLastInput where now - last >= .milliseconds(config.partitionIdleMillis) {
+        guard let newest = partitionLastInput.values.max() else { return }
+        let idle = Duration.milliseconds(config.partitionIdleMillis)
+        for (p, last) in partitionLastInput where newest - last >= idle {
             if detector.holdsWatermark(partition: p) { detector.releaseWatermarkHold(partition: p) }
         }
+        for (p, since) in lostPartitions where newest - since >= idle {
+            lostPartitions.removeValue(forKey: p)
+            detector.releaseWatermarkHold(partition: p)
+        }
     }
+
+    /// Partitions lost (not revoked) and when: they may come back (an outage outlasting the
+    /// session), so they keep holding event time back for a while.
+    private var lostPartitions: [Int32: ContinuousClock.Instant] = [:]
 
     private var batchClock = ContinuousClock.now
 
@@ -296,15 +405,20 @@ public final class StreamEngine {
         if offset > consumedThrough[partition, default: -1] { consumedThrough[partition] = offset }
         partitionLastInput[partition] = batchClock
         let value = message.value
+        let replayed = !replayUntil.isEmpty && offset < replayUntil[partition, default: -1]
         do throws(DecodeError) {
             let transfer = try decoder.decode(value)
             let outcome = detector.ingest(transfer, in: value, position: SourcePosition(partition: partition, offset: offset))
-            if case .late(let behind) = outcome {
+            if case .late(let behind) = outcome, !replayed {
                 deadLetter(value: value, key: message.key, partition: partition, offset: offset,
                            reason: "late: \(behind) ms behind the watermark", transferId: transfer.id)
             }
         } catch {
             counters.decodeFailures[error.code, default: 0] += 1
+            if replayed {
+                counters.replaySuppressed += 1
+                return
+            }
             deadLetter(value: value, key: message.key, partition: partition, offset: offset, reason: error.reason)
         }
     }
@@ -341,11 +455,15 @@ public final class StreamEngine {
 
     private var pendingFailure: String?
 
-    private func publishAlerts() throws {
+    func publishAlerts() throws {
         let alerts = detector.takeAlerts()
         if alerts.isEmpty { return }
         let now = wallClockMillis()
         for alert in alerts {
+            if !replayUntil.isEmpty, alert.source.offset < replayUntil[alert.source.partition, default: -1] {
+                counters.replaySuppressed += 1
+                continue
+            }
             // Judged by the alert's event time, exactly as `backtest --snoozes` does.
             if let snooze = fileSnoozes.snooze(for: alert) ?? topicSnoozes.snooze(for: alert) {
                 counters.snoozedHits += 1
@@ -369,14 +487,51 @@ public final class StreamEngine {
 
     /// Commits, per partition, the offset after the last event that is fully handled: applied
     /// by the core (not still waiting in its reorder buffer) and with its alerts acknowledged.
-    private func commitProcessed(only partitions: Set<Int32>? = nil) throws {
-        guard let consumer else { return }
-        try producer.flush(timeoutMillis: 30_000)
+    ///
+    /// While the brokers do not answer (an outage) nothing is lost and nothing stops: a flush
+    /// that times out or a commit that fails is logged and counted, and tried again at the next
+    /// interval (unacknowledged messages stay queued in librdkafka until `message.timeout.ms`;
+    /// only a message that then fails for good stops the engine). Returns whether everything
+    /// produced so far is acknowledged (a checkpoint may only be written then).
+    @discardableResult
+    func commitProcessed(only partitions: Set<Int32>? = nil, flushMillis: Int32 = 5_000) throws -> Bool {
+        guard let consumer else { return false }
+        if config.exactlyOnce {
+            try commitTransaction(consumer: consumer, offsets: processedOffsets(only: partitions))
+            return true
+        }
+        do {
+            try producer.flush(timeoutMillis: flushMillis)
+        } catch {
+            if producer.takeDeliveryFailures().isEmpty && pendingFailure == nil && (error as? KafkaError)?.isFatal != true {
+                counters.commitsDeferred += 1
+                logger.warning("brokers not acknowledging: commit deferred", metadata: [
+                    "outstanding": "\(producer.outstanding)", "error": "\(error)"])
+                return false
+            }
+        }
         let failures = producer.takeDeliveryFailures()
         counters.deliveryFailures += UInt64(failures.count) + (pendingFailure == nil ? 0 : 1)
         if let f = failures.first ?? pendingFailure.map({ KafkaError(code: -1, message: $0) }) {
             throw EngineError.deliveryFailed("\(f)")
         }
+        let offsets = processedOffsets(only: partitions)
+        if offsets.isEmpty { return true }
+        do {
+            try consumer.commit(offsets)
+        } catch let error as KafkaError where !error.isFatal {
+            counters.commitsDeferred += 1
+            logger.warning("offset commit failed: retried at the next interval", metadata: ["error": "\(error)"])
+            return true
+        }
+        for o in offsets { committedNext[o.partition] = o.offset }
+        counters.commits += 1
+        return true
+    }
+
+    /// Per partition, the offset after the last event that is applied (none of its events
+    /// before it still wait in the reorder buffer), where that is beyond the last commit.
+    func processedOffsets(only partitions: Set<Int32>?) -> [TopicPartitionOffset] {
         let buffered = detector.lowestBufferedOffsets()
         var offsets: [TopicPartitionOffset] = []
         for (p, last) in consumedThrough where partitions?.contains(p) ?? true {
@@ -384,12 +539,9 @@ public final class StreamEngine {
             if let b = buffered[p] { next = min(next, b) }
             if next > committedNext[p, default: -1] {
                 offsets.append(TopicPartitionOffset(topic: config.inputTopic, partition: p, offset: next))
-                committedNext[p] = next
             }
         }
-        if offsets.isEmpty { return }
-        try consumer.commit(offsets)
-        counters.commits += 1
+        return offsets
     }
 
     private func rebalanced(_ event: RebalanceEvent) {
@@ -398,19 +550,28 @@ public final class StreamEngine {
             // Each assigned partition holds event time back until it delivers (or goes idle), so a
             // partition fetched later than the others does not see its events declared late.
             let mine = parts.filter { $0.topic == config.inputTopic }.map(\.partition)
+            for p in mine { lostPartitions.removeValue(forKey: p) }
             detector.holdWatermark(for: mine)
             let now = ContinuousClock.now
             for p in mine { partitionLastInput[p] = now }
             lastAssignment = now
             for p in mine { committedAtAssignment.removeValue(forKey: p) }
+            if config.exactlyOnce { noteReplayRange(mine) }
             logger.info("partitions assigned", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
             // Nothing to restore yet: the partitions are consumed from their committed offsets.
             enter(.consuming(partitions: partitionLastInput.keys.sorted()))
+        case .revoked(let parts) where abandoning:
+            letGo(parts)
         case .revoked(let parts):
             logger.info("partitions revoked: committing what is processed", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
             do {
                 try publishAlerts()
                 try commitProcessed(only: Set(parts.map(\.partition)))
+                if checkpoints != nil, stateMark != stateMarkAtCheckpoint {
+                    try writeCheckpoint(reason: "partitions revoked")
+                }
+            } catch let abort as TransactionAborted {
+                rewindPending = abort.cause
             } catch {
                 logger.error("commit on revoke failed", metadata: ["error": "\(error)"])
             }
@@ -420,8 +581,7 @@ public final class StreamEngine {
         case .lost(let parts):
             // Another member may own these now: committing them would be wrong.
             logger.warning("partitions lost (session timeout or fencing): not committing them", metadata: ["partitions": "\(parts.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
-            letGo(parts)
-            // (Closing the consumer on shutdown revokes too: that is not a rebalance.)
+            letGo(parts, keepHold: true)
             if phase != .stopping { enter(.rebalancing) }
         case .failed(let error):
             logger.error("rebalance failed", metadata: ["error": "\(error)"])
@@ -491,13 +651,21 @@ public final class StreamEngine {
     }
 
     /// Forgets the bookkeeping of partitions this instance no longer owns.
-    private func letGo(_ parts: [TopicPartition]) {
+    private func letGo(_ parts: [TopicPartition], keepHold: Bool = false) {
         for p in parts {
+            if let last = consumedThrough[p.partition] { stateNext[p.partition] = max(stateNext[p.partition] ?? 0, last + 1) }
             consumedThrough.removeValue(forKey: p.partition)
             committedNext.removeValue(forKey: p.partition)
             partitionLastInput.removeValue(forKey: p.partition)
-            detector.releaseWatermarkHold(partition: p.partition)
+            if keepHold {
+                lostPartitions[p.partition] = ContinuousClock.now
+            } else {
+                detector.releaseWatermarkHold(partition: p.partition)
+            }
         }
+        consumer?.startOffsets = Dictionary(uniqueKeysWithValues: stateNext.map {
+            (TopicPartition(topic: config.inputTopic, partition: $0.key), $0.value)
+        })
     }
 }
 

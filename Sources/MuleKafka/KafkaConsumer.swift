@@ -21,9 +21,9 @@ import Darwin
 /// including the callbacks it triggers, must come from one thread at a time (the engine's poll
 /// loop). librdkafka's internal threads only touch the immutable log handler and redactor.
 public final class KafkaConsumer: @unchecked Sendable {
-    private let rk: OpaquePointer
+    let rk: OpaquePointer  // internal for KafkaProducer+Transactions.swift
     private let state: ConsumerState
-    private var isClosed = false
+    private(set) var isClosed = false
 
     /// Topic names by `KafkaMessage.topicIndex`: the subscribed topics in order, then any other
     /// topic seen (from regex subscriptions such as `^alerts-.*`).
@@ -200,6 +200,14 @@ public final class KafkaConsumer: @unchecked Sendable {
         return out
     }
 
+    /// Where to start reading partitions when they are next assigned (instead of the group's
+    /// committed offset): a restored checkpoint's offsets, or how far the engine's state already
+    /// goes. Partitions not listed start at the committed offset (or `auto.offset.reset`).
+    public var startOffsets: [TopicPartition: Int64] {
+        get { state.startOffsets }
+        set { state.startOffsets = newValue }
+    }
+
     /// The partitions currently assigned to this member.
     public var assignment: [TopicPartition] {
         get throws {
@@ -259,6 +267,7 @@ final class ConsumerState: ClientState, @unchecked Sendable {
     var errorCount: UInt64 = 0
     var partitionEOFCount: UInt64 = 0
     var fatal: KafkaError?
+    var startOffsets: [TopicPartition: Int64] = [:]
 
     init(config: KafkaConfig, onRebalance: @escaping (RebalanceEvent) -> Void, onError: @escaping (KafkaError) -> Void) {
         self.onRebalance = onRebalance
@@ -315,6 +324,13 @@ private let consumerRebalanceCallback: @convention(c) (
     let list = PartitionList.partitions(of: partitions)
     switch err {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        if let partitions, !state.startOffsets.isEmpty {
+            for i in 0..<Int(partitions.pointee.cnt) {
+                let e = partitions.pointee.elems[i]
+                let tp = TopicPartition(topic: String(cString: e.topic), partition: e.partition)
+                if let offset = state.startOffsets[tp] { partitions.pointee.elems[i].offset = offset }
+            }
+        }
         if cooperative {
             if let error = rd_kafka_incremental_assign(rk, partitions) {
                 state.onRebalance(.failed(KafkaError(consuming: error, "incremental assign")))

@@ -14,6 +14,9 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     public var isFatal: Bool
     /// Retrying the same operation may succeed.
     public var isRetriable: Bool
+    /// A transaction operation failed in a way that needs `abortTransaction` (then start over
+    /// from the last committed transaction).
+    public var requiresAbort = false
 
     public init(code: Int32, message: String, isFatal: Bool = false, isRetriable: Bool = false) {
         self.code = code
@@ -67,6 +70,7 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
         let reason = String(cString: rd_kafka_error_string(error))
         self.init(code: err.rawValue, message: context.isEmpty ? reason : "\(context): \(reason)",
                   isFatal: rd_kafka_error_is_fatal(error) != 0, isRetriable: rd_kafka_error_is_retriable(error) != 0)
+        requiresAbort = rd_kafka_error_txn_requires_abort(error) != 0
         rd_kafka_error_destroy(error)
     }
 

@@ -12,9 +12,9 @@ import Crdkafka
 /// one thread at a time (delivery reports mutate counters on the calling thread). librdkafka's
 /// internal threads only touch the immutable log handler and redactor.
 public final class KafkaProducer: @unchecked Sendable {
-    private let rk: OpaquePointer
+    let rk: OpaquePointer  // internal for KafkaProducer+Transactions.swift
     private let state: ProducerState
-    private var isClosed = false
+    private(set) var isClosed = false
 
     /// Failures kept for `takeDeliveryFailures` beyond which only `failedCount` grows.
     public static let retainedFailureLimit = 64

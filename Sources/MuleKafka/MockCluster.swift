@@ -58,6 +58,13 @@ public final class MockCluster: @unchecked Sendable {
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "create mock topic \(name)") }
     }
 
+    /// Makes the next `errors.count` requests of protocol type `apiKey` (e.g. 25 AddOffsetsToTxn,
+    /// 26 EndTxn) fail with these broker error codes, one each, to exercise error handling.
+    public func failNextRequests(apiKey: Int16, errors: [Int32]) {
+        let codes = errors.map { rd_kafka_resp_err_t($0) }
+        codes.withUnsafeBufferPointer { rd_kafka_mock_push_request_errors_array(cluster, apiKey, $0.count, $0.baseAddress) }
+    }
+
     /// Takes broker `id` down or brings it back up, to exercise failure handling.
     public func setBroker(_ id: Int32, up: Bool) throws {
         let err = up ? rd_kafka_mock_broker_set_up(cluster, id) : rd_kafka_mock_broker_set_down(cluster, id)

@@ -11,7 +11,8 @@ extension MuleStream {
             Speaks the real Kafka wire protocol on 127.0.0.1, so kcat or any Kafka client can use it; keeps \
             everything in memory (a restart loses all topics), caps retention at about 5 MiB per partition and does \
             not implement real transactions. Prints its bootstrap address on stdout, writes it to --bootstrap-file if \
-            asked, and serves until SIGTERM or SIGINT.
+            asked, and serves until SIGTERM or SIGINT. To rehearse a broker outage, SIGUSR1 takes every broker \
+            down (connections are closed and refused; topics and offsets are kept) and SIGUSR2 brings them back up.
 
             Example:
               mulestream dev-broker --topic payments:4 --topic alerts:2 \\
@@ -34,6 +35,8 @@ extension MuleStream {
             sigemptyset(&set)
             sigaddset(&set, SIGTERM)
             sigaddset(&set, SIGINT)
+            sigaddset(&set, SIGUSR1)
+            sigaddset(&set, SIGUSR2)
             pthread_sigmask(SIG_BLOCK, &set, nil)
             var specs: [(String, Int32)] = []
             for t in topics {
@@ -64,7 +67,15 @@ extension MuleStream {
             say(address)
             printError("mulestream dev-broker: serving at \(address) (development only; in memory). Stop with SIGTERM or Ctrl-C.")
             var sig: Int32 = 0
-            sigwait(&set, &sig)
+            while sigwait(&set, &sig) == 0, sig == SIGUSR1 || sig == SIGUSR2 {
+                let up = sig == SIGUSR2
+                do {
+                    for id in 1...brokers { try cluster.setBroker(id, up: up) }
+                    printError("mulestream dev-broker: brokers \(up ? "up" : "down (outage)")")
+                } catch {
+                    printError("mulestream dev-broker: cannot set brokers \(up ? "up" : "down"): \(error)")
+                }
+            }
             printError("mulestream dev-broker: stopping")
             withExtendedLifetime(cluster) {}
         }

@@ -133,7 +133,10 @@ extension MuleStream {
             publishes alerts (§2) to --output keyed by account, and dead-letters undecodable or late events to \
             --dead-letter with the reason in a `reason` header. Input offsets are committed only after the events \
             are applied and the alerts they caused are acknowledged (at-least-once; alert ids are deterministic). \
-            SIGTERM/SIGINT: finish the batch, flush alerts, commit, exit 0. \
+            SIGTERM/SIGINT: finish the batch, flush alerts, commit, write a checkpoint (with --checkpoint-dir), exit 0. \
+            With --checkpoint-dir the detector's state is checkpointed every --checkpoint-interval and restored at \
+            start, reading on from the offsets the checkpoint covers. With --exactly-once alerts, dead letters and \
+            offsets are committed in Kafka transactions. \
             Hot reload: on SIGHUP, and when the --rules files or the --snoozes file change (checked every \
             --rule-check-interval), they are validated and swapped in between batches, keeping window state; a file \
             that does not validate is refused (logged with file:line:col) and the old rules keep running. \
@@ -174,6 +177,11 @@ extension MuleStream {
         @Option(help: .runSetting("engine.commit_interval")) var commitInterval: String?
         @Option(help: .runSetting("engine.idle_flush")) var idleFlush: String?
         @Option(help: .runSetting("engine.partition_idle")) var partitionIdle: String?
+        @Flag(inversion: .prefixedNo, help: .runSetting("engine.exactly_once")) var exactlyOnce: Bool?
+        @Option(help: .runSetting("engine.transactional_id")) var transactionalId: String?
+        @Option(help: .runSetting("checkpoint.dir")) var checkpointDir: String?
+        @Option(help: .runSetting("checkpoint.interval")) var checkpointInterval: String?
+        @Option(help: .runSetting("checkpoint.kept")) var checkpointsKept: String?
         @Option(help: .runSetting("log.level")) var logLevel: String?
         @Option(help: .runSetting("log.format")) var logFormat: String?
         @Flag(inversion: .prefixedNo, help: .runSetting("topics.create")) var createTopics: Bool?
@@ -195,6 +203,8 @@ extension MuleStream {
                 "commit-interval": commitInterval, "idle-flush": idleFlush, "partition-idle": partitionIdle,
                 "log-level": logLevel, "log-format": logFormat, "create-topics": createTopics.map { $0 ? "true" : "false" },
                 "topic-partitions": topicPartitions, "replication-factor": replicationFactor,
+                "exactly-once": exactlyOnce.map { $0 ? "true" : "false" }, "transactional-id": transactionalId,
+                "checkpoint-dir": checkpointDir, "checkpoint-interval": checkpointInterval, "checkpoints-kept": checkpointsKept,
                 "kafka-config": kafka.kafkaConfigFile,
             ].merging(detector.flagValues) { a, _ in a }
         }

@@ -57,6 +57,11 @@ extension RunSettings {
         config.idleFlushMillis = millis("engine.idle_flush") ?? config.idleFlushMillis
         config.partitionIdleMillis = millis("engine.partition_idle") ?? config.partitionIdleMillis
         config.exitWhenIdleMillis = millis("engine.exit_when_idle")
+        config.exactlyOnce = flag("engine.exactly_once")
+        config.transactionalId = text("engine.transactional_id")
+        config.checkpointDir = text("checkpoint.dir")
+        config.checkpointIntervalMillis = millis("checkpoint.interval") ?? config.checkpointIntervalMillis
+        config.checkpointsKept = integer("checkpoint.kept").map { Int($0) } ?? config.checkpointsKept
         problems = config.problems().map { RuleFileError(file: "configuration", line: 0, column: 0, field: "", message: $0) }
         guard problems.isEmpty else { throw RuleLoadFailure(errors: problems) }
         return config

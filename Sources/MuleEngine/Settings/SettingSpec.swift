@@ -84,8 +84,14 @@ public struct SettingSpec: Sendable {
 
         .init("engine.commit_interval", flag: "commit-interval", .duration(allowZero: false), default: "1s", help: "How often processed offsets are committed."),
         .init("engine.idle_flush", flag: "idle-flush", .duration(allowZero: true), default: "2s", help: "Apply buffered events after the input has been quiet this long (0s = never)."),
-        .init("engine.partition_idle", flag: "partition-idle", .duration(allowZero: true), default: "10s", help: "An input partition silent this long stops holding event time back (0s = never)."),
+        .init("engine.partition_idle", flag: "partition-idle", .duration(allowZero: true), default: "10s", help: "An input partition silent this long while others deliver stops holding event time back (0s = never)."),
         .init("engine.exit_when_idle", flag: "exit-when-idle", .duration(allowZero: false), help: "Stop after the input has been idle this long and everything is processed (scripts, tests)."),
+        .init("engine.exactly_once", flag: "exactly-once", .flag, default: "false", help: "Publish alerts and dead letters and commit input offsets in Kafka transactions (needs Kafka >= 2.5 brokers; alert readers need isolation.level=read_committed). Not verifiable against dev-broker."),
+        .init("engine.transactional_id", flag: "transactional-id", .text, help: "transactional.id for --exactly-once: unique per engine instance, stable across its restarts (default: <group>.<input>).", valueName: "id"),
+
+        .init("checkpoint.dir", flag: "checkpoint-dir", .text, help: "Write checkpoints of the detector's state and the input offsets it covers to this folder, and restore the newest readable one at start (default: none; a restart rebuilds state from the committed offsets).", valueName: "dir"),
+        .init("checkpoint.interval", flag: "checkpoint-interval", .duration(allowZero: false), default: "30s", help: "How often a checkpoint is written (also on partition revoke and on shutdown)."),
+        .init("checkpoint.kept", flag: "checkpoints-kept", .integer(1...1000), default: "3", help: "Checkpoints kept in the checkpoint folder; older ones are deleted."),
 
         .init("log.level", flag: "log-level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", help: "Log level: trace, debug, info, notice, warning, error or critical."),
         .init("log.format", flag: "log-format", .choice(["text", "json"]), default: "text", help: "Log format on stderr: text (human-readable) or json (one JSON object per line: ts, level, label, message, metadata)."),

@@ -1,0 +1,96 @@
+/// Checkpointing the dedup index: the remembered (event time, id hash) pairs in arrival order;
+/// the hash slots are rebuilt on restore (with the restoring detector's `maxEntries`).
+extension DedupIndex {
+    func writeCheckpoint(to w: inout CheckpointWriter) {
+        w.tag("DDUP")
+        w.u64(forcedExpiries)
+        w.count(fifoCount)
+        for i in 0..<fifoCount {
+            let j = (fifoHead + i) % fifoTs.count
+            w.i64(fifoTs[j])
+            w.u64(fifoHash[j])
+        }
+    }
+
+    mutating func readCheckpoint(from r: inout CheckpointReader) throws(CheckpointError) {
+        try r.tag("DDUP")
+        let forced = try r.u64("forced expiries")
+        let n = try r.count("dedup entries", minBytes: 16)
+        for _ in 0..<n {
+            let ts = try r.i64("dedup ts")
+            let h = try r.u64("dedup hash")
+            guard h != 0, insert(h, at: ts) else { throw .corrupt("dedup hash repeated or zero") }
+        }
+        forcedExpiries &+= forced
+    }
+}
+
+/// Checkpointing the transfer-id ring: its write position and the bytes still readable, so
+/// evidence ids of legs in the windows survive a restore.
+extension TransferIdLog {
+    func writeCheckpoint(to w: inout CheckpointWriter) {
+        w.tag("TXID")
+        w.u64(written)
+        let kept = min(written, UInt64(ring.count))
+        w.count(Int(kept))
+        var pos = written - kept
+        while pos < written {
+            w.u8(ring[Int(pos & mask)])
+            pos += 1
+        }
+    }
+
+    mutating func readCheckpoint(from r: inout CheckpointReader) throws(CheckpointError) {
+        try r.tag("TXID")
+        let total = try r.u64("id log position")
+        let bytes = try r.raw("id log bytes")
+        guard UInt64(bytes.count) <= total else { throw .corrupt("id log holds more bytes than were written") }
+        // A smaller ring than before keeps only the newest bytes; older evidence ids read as gone.
+        let kept = min(bytes.count, ring.count)
+        var pos = total - UInt64(kept)
+        for b in bytes.suffix(kept) {
+            ring[Int(pos & mask)] = b
+            pos += 1
+        }
+        written = total
+    }
+}
+
+/// Checkpointing the reorder buffer: the waiting transfers as the heap holds them.
+extension ReorderBuffer {
+    func writeCheckpoint(to w: inout CheckpointWriter) {
+        w.tag("REOR")
+        w.count(heap.count)
+        for p in heap {
+            w.i64(p.ts)
+            w.u64(p.idHash)
+            w.i64(p.amount)
+            w.u64(p.txHandle)
+            w.i64(p.offset)
+            w.i32(p.partition)
+            w.i32(p.payer)
+            w.i32(p.payee)
+            w.u8(p.channel.rawValue)
+            w.u8(p.payerKind.rawValue)
+            w.u8(p.payeeKind.rawValue)
+        }
+    }
+
+    static func readCheckpoint(from r: inout CheckpointReader, accounts: AccountTable) throws(CheckpointError) -> ReorderBuffer {
+        try r.tag("REOR")
+        var b = ReorderBuffer()
+        for _ in 0..<(try r.count("buffered transfers", minBytes: 55)) {
+            let p = PendingTransfer(
+                ts: try r.i64("ts"), idHash: try r.u64("id hash"), amount: try r.i64("amount"), txHandle: try r.u64("tx"),
+                offset: try r.i64("offset"), partition: try r.i32("partition"), payer: try r.i32("payer"),
+                payee: try r.i32("payee"), channel: try r.enumValue(Channel.self, "channel"),
+                payerKind: try r.enumValue(AccountKind.self, "payer kind"),
+                payeeKind: try r.enumValue(AccountKind.self, "payee kind"))
+            guard accounts.contains(p.payer), accounts.contains(p.payee) else {
+                throw .corrupt("buffered transfer names unknown account")
+            }
+            b.push(p)
+        }
+        return b
+    }
+}
