@@ -36,8 +36,8 @@ final class Child: @unchecked Sendable {
     init(_ executable: String, _ args: [String], dir: URL, name: String, stdin: Data? = nil, environment: [String: String] = [:]) throws {
         stdoutURL = dir.appendingPathComponent("\(name).out")
         stderrURL = dir.appendingPathComponent("\(name).err")
-        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = args
         if !environment.isEmpty {

@@ -35,7 +35,7 @@ import Testing
 @Suite struct LineReaderTests {
     func write(_ text: String) -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID()).ndjson").path
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         return path
     }
 
@@ -77,7 +77,7 @@ import Testing
         lines.append(#"{"id":"out","ts":\#(t0 + 60_000),"payer":"M","payee":"N","amount":"495.00"}"#)
         lines.append(#"{"id":"bad","payer":"M","payee":"N","amount":"1"}"#)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bt-\(UUID()).ndjson").path
-        FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
         var alerts: [Alert] = []
         let summary = try Backtest.run(eventsPath: path, rules: [Self.rule], config: DetectorConfig()) { alerts.append($0) }
         #expect(summary.lines == 9)
