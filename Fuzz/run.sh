@@ -49,7 +49,7 @@ build_event_decoder() {
     up_to_date "$out/event-decoder-fuzz" "$here/EventDecoderFuzz.swift" "$root/Sources/MuleCore" && return
     # One module with the MuleCore sources, so the harness can check internal invariants too.
     step "$swiftc_bin" -sanitize=fuzzer,address -parse-as-library -O -g \
-        -module-name MuleCore \
+        -module-name MuleCore -package-name MuleStream \
         "$here/EventDecoderFuzz.swift" "$root"/Sources/MuleCore/*.swift \
         -o "$out/event-decoder-fuzz"
 }
@@ -66,16 +66,17 @@ build_rule_loader() {
         step "$clang_bin" -c -O1 -g -fsanitize=fuzzer-no-link,address -DYAML_DECLARE_STATIC \
             -I "$yams/CYaml/include" "$c" -o "$obj/cyaml-$(basename "$c" .c).o"
     done
+    # `-package-name MuleStream`: MuleCore and MuleRules share `package` declarations, as in SwiftPM.
     # Library modules: instrumented objects plus a .swiftmodule each (libFuzzer's main comes at link).
     local common=(-sanitize=fuzzer,address -parse-as-library -O -g -wmo -c -I "$obj" -I "$yams/CYaml/include" -Xcc -DYAML_DECLARE_STATIC)
     # SWIFT_PACKAGE: Yams imports CYaml only when built as a package (else it expects one module).
     step "$swiftc_bin" "${common[@]}" -DSWIFT_PACKAGE -module-name Yams -emit-module -emit-module-path "$obj/Yams.swiftmodule" \
         "$yams"/Yams/*.swift -o "$obj/yams.o"
-    step "$swiftc_bin" "${common[@]}" -module-name MuleCore -emit-module -emit-module-path "$obj/MuleCore.swiftmodule" \
+    step "$swiftc_bin" "${common[@]}" -module-name MuleCore -package-name MuleStream -emit-module -emit-module-path "$obj/MuleCore.swiftmodule" \
         "$root"/Sources/MuleCore/*.swift -o "$obj/mulecore.o"
     # The harness joins the MuleRules module, so it can reach the scan and the reader directly.
     step "$swiftc_bin" -sanitize=fuzzer,address -parse-as-library -O -g -I "$obj" -I "$yams/CYaml/include" -Xcc -DYAML_DECLARE_STATIC \
-        -module-name MuleRules "$here/RuleLoaderFuzz.swift" "$root"/Sources/MuleRules/*.swift "$obj"/*.o \
+        -module-name MuleRules -package-name MuleStream "$here/RuleLoaderFuzz.swift" "$root"/Sources/MuleRules/*.swift "$obj"/*.o \
         -o "$out/rule-loader-fuzz"
 }
 
