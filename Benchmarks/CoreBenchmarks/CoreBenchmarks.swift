@@ -13,34 +13,32 @@ let warm = Shared<(detector: Detector, next: Int)?>(nil)
 let warmUpEvents = 200_000
 let eventsPerSteadyIteration = 1_000
 
+/// The first `warmUpEvents` of the stream through an empty detector with `rules`, measured.
+func replayFromEmpty(_ benchmark: Benchmark, rules: [Rule]) {
+    let s = stream.value!
+    var d = Detector(rules: rules)
+    benchmark.startMeasurement()
+    let start = ContinuousClock.now
+    s.ingest(0..<warmUpEvents, into: &d)
+    d.advanceWatermark(to: .max)
+    blackHole(d.takeAlerts())
+    benchmark.measurement(eventsPerSecond, Int(Double(warmUpEvents) / secondsSince(start)))
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident, eventsPerSecond],
         maxDuration: .seconds(10), maxIterations: 20)
 
     Benchmark("core replay 200k events") { benchmark in
-        let s = stream.value!
-        var d = Detector(rules: rules.value)
-        benchmark.startMeasurement()
-        let start = ContinuousClock.now
-        s.ingest(0..<warmUpEvents, into: &d)
-        d.advanceWatermark(to: .max)
-        blackHole(d.takeAlerts())
-        benchmark.measurement(eventsPerSecond, Int(Double(warmUpEvents) / secondsSince(start)))
+        replayFromEmpty(benchmark, rules: rules.value)
     } setup: {
         if stream.value == nil { stream.value = SimulatedStream(accounts: 40_000, events: 600_000) }
         rules.value = shippedRules()
     }
 
     Benchmark("state update 200k events (no rules)") { benchmark in
-        let s = stream.value!
-        var d = Detector(rules: [])
-        benchmark.startMeasurement()
-        let start = ContinuousClock.now
-        s.ingest(0..<warmUpEvents, into: &d)
-        d.advanceWatermark(to: .max)
-        blackHole(d.takeAlerts())
-        benchmark.measurement(eventsPerSecond, Int(Double(warmUpEvents) / secondsSince(start)))
+        replayFromEmpty(benchmark, rules: [])
     } setup: {
         if stream.value == nil { stream.value = SimulatedStream(accounts: 40_000, events: 600_000) }
     }
