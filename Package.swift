@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(
             name: "MuleCoreTests",
             dependencies: [
-                "MuleCore", "MuleTesting", "MuleRules",
+                "MuleCore", "MuleTesting", "MuleRules", "MuleSimulator",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -144,6 +144,14 @@ public struct CheckpointReader: Sendable {
         guard ok else { throw .corrupt("expected section \(t) at byte \(at)") }
     }
 
+    /// Consumes section tag `t` if it comes next; false (and nothing consumed) otherwise.
+    public mutating func takeTag(_ t: StaticString) -> Bool {
+        guard bytes.count - position >= 4 else { return false }
+        let ok = t.withUTF8Buffer { $0.elementsEqual(bytes[position..<position + 4]) }
+        if ok { position += 4 }
+        return ok
+    }
+
     /// Reads a value the enum must know.
     public mutating func enumValue<E: RawRepresentable>(_ type: E.Type, _ what: String) throws(CheckpointError) -> E
     where E.RawValue == UInt8 {

@@ -73,19 +73,25 @@ extension ReorderBuffer {
             w.u8(p.channel.rawValue)
             w.u8(p.payerKind.rawValue)
             w.u8(p.payeeKind.rawValue)
+            w.u8(p.sides.rawValue)
         }
     }
 
-    static func readCheckpoint(from r: inout CheckpointReader, accounts: AccountTable) throws(CheckpointError) -> ReorderBuffer {
+    /// `withSides`: the layout since legs can be applied one side at a time (one more byte each).
+    static func readCheckpoint(from r: inout CheckpointReader, accounts: AccountTable, withSides: Bool) throws(CheckpointError) -> ReorderBuffer {
         try r.tag("REOR")
         var b = ReorderBuffer()
-        for _ in 0..<(try r.count("buffered transfers", minBytes: 55)) {
-            let p = PendingTransfer(
+        for _ in 0..<(try r.count("buffered transfers", minBytes: withSides ? 56 : 55)) {
+            var p = PendingTransfer(
                 ts: try r.i64("ts"), idHash: try r.u64("id hash"), amount: try r.i64("amount"), txHandle: try r.u64("tx"),
                 offset: try r.i64("offset"), partition: try r.i32("partition"), payer: try r.i32("payer"),
                 payee: try r.i32("payee"), channel: try r.enumValue(Channel.self, "channel"),
                 payerKind: try r.enumValue(AccountKind.self, "payer kind"),
                 payeeKind: try r.enumValue(AccountKind.self, "payee kind"))
+            if withSides {
+                p.sides = LegSides(rawValue: try r.u8("sides"))
+                guard !p.sides.isEmpty, LegSides.both.isSuperset(of: p.sides) else { throw .corrupt("buffered transfer applies no leg") }
+            }
             guard accounts.contains(p.payer), accounts.contains(p.payee) else {
                 throw .corrupt("buffered transfer names unknown account")
             }

@@ -130,38 +130,53 @@ extension Detector {
         let cfg = config.chains
         let depth = d.parentDepth == 255 ? 255 : d.parentDepth + 1
         let muleStyle = (d.sources >= 2 || depth >= 2) && retained >= cfg.commissionMin && retained <= cfg.commissionMax
-        _ = hops.add(Hop(
+        let seq = hops.add(Hop(
             from: payer, to: leg.counterparty, ts: leg.ts, amount: leg.amount, delayMillis: d.delayMillis,
             retained: retained, depth: depth, muleStyle: muleStyle, parent: d.parent, txHandle: leg.txHandle))
         states[Int(payer)].lastHop.any = max(states[Int(payer)].lastHop.any, leg.ts)
-        states[Int(leg.counterparty)].lastHop.any = max(states[Int(leg.counterparty)].lastHop.any, leg.ts)
-        if muleStyle { states[Int(leg.counterparty)].lastHop.muleIn = max(states[Int(leg.counterparty)].lastHop.muleIn, leg.ts) }
+        let payee = leg.counterparty
+        // When the work is split by account, what concerns the payee (and the gang ties its
+        // owner makes) is done by its owner when this hop's link arrives (`applyLink`).
+        let payeeHere = owns(payee)
+        if payeeHere {
+            states[Int(payee)].lastHop.any = max(states[Int(payee)].lastHop.any, leg.ts)
+            if muleStyle { states[Int(payee)].lastHop.muleIn = max(states[Int(payee)].lastHop.muleIn, leg.ts) }
+        } else {
+            send(.hop(transferId: transferIds.name(leg.txHandle) ?? "?", chain: linkChain(endingAt: seq), at: now),
+                 about: accounts.name(payee), to: partition(of: payee))
+        }
         guard muleStyle else { return }
         let earlier = nameOrder()
         let horizon = cfg.gangHorizonMillis
-        let payee = leg.counterparty
         // (a) a chain long enough: tie this hop and the one that fed it. Earlier hops of the chain
         // were tied when they were recorded (or, for the chain's first hop, are tied here when
         // the second is), so the gang holds the whole chain with at most two ties per hop.
         if Int(depth) >= cfg.minChainHops {
-            gangs.tie(payer, leg.counterparty, at: now, amount: leg.amount, earlier: earlier)
+            tieEverywhere(payer, payee, at: now, amount: leg.amount, earlier: earlier)
             if let parent = hops.hop(d.parent) {
-                gangs.tie(parent.from, parent.to, at: now, amount: 0, earlier: earlier)
+                tieEverywhere(parent.from, parent.to, at: now, amount: 0, earlier: earlier)
             }
         }
         // (b) a shared sink: another mule-style forwarder paid the same account recently.
-        if let prev = lastForwarderInto[payee], prev.from != payer, now &- prev.ts <= horizon,
-           stillSameAccount(prev.from, since: prev.ts) {
-            gangs.tie(prev.from, payee, at: now, amount: 0, earlier: earlier)
-            gangs.tie(payer, payee, at: now, amount: leg.amount, earlier: earlier)
+        if payeeHere {
+            if let prev = lastForwarderInto[payee], prev.from != payer, now &- prev.ts <= horizon,
+               stillSameAccount(prev.from, since: prev.ts) {
+                tieEverywhere(prev.from, payee, at: now, amount: 0, earlier: earlier)
+                tieEverywhere(payer, payee, at: now, amount: leg.amount, earlier: earlier)
+            }
+            lastForwarderInto[payee] = (payer, now)
         }
-        lastForwarderInto[payee] = (payer, now)
         // (c) a shared upstream payer: another mule-style forwarder passed on this payer's money.
         for k in d.payers {
             let upstream = chainMatched[Int(k)]
+            guard owns(upstream) else {
+                send(.upstream(upstream: accounts.name(upstream), forwarder: accounts.name(payer), at: now),
+                     about: accounts.name(upstream), to: partition(of: upstream))
+                continue
+            }
             if let prev = lastForwarderOf[upstream], prev.by != payer, now &- prev.ts <= horizon,
                stillSameAccount(prev.by, since: prev.ts) {
-                gangs.tie(prev.by, payer, at: now, amount: 0, earlier: earlier)
+                tieEverywhere(prev.by, payer, at: now, amount: 0, earlier: earlier)
             }
             lastForwarderOf[upstream] = (payer, now)
         }

@@ -14,7 +14,9 @@ extension Detector {
     /// The state as bytes (the payload of a `Checkpoint`).
     public func checkpointState() -> [UInt8] {
         var w = CheckpointWriter(reserving: 1 << 16)
-        w.tag("DETR")
+        // DET2: buffered transfers carry which legs apply, and a links section follows the
+        // counters. DETR (before legs could be split) is still read.
+        w.tag("DET2")
         w.count(rules.count)
         for r in rules {
             w.string(r.key)
@@ -60,6 +62,7 @@ extension Detector {
                   c.firingsBelowBands, c.dedupForcedExpiries] {
             w.u64(v)
         }
+        writeLinks(to: &w)
         w.tag("END.")
         return w.bytes
     }
@@ -67,10 +70,11 @@ extension Detector {
     /// A detector for `rules` and `config` holding the state `checkpointState()` wrote. When the
     /// rules differ from those the state was taken under, cool-downs carry over exactly as in a
     /// hot reload (same `id@version`, else same `id`).
-    public init(rules: [Rule], config: DetectorConfig, restoring state: [UInt8]) throws(CheckpointError) {
-        self.init(rules: rules, config: config)
+    public init(rules: [Rule], config: DetectorConfig, scope: DetectorScope? = nil, restoring state: [UInt8]) throws(CheckpointError) {
+        self.init(rules: rules, config: config, scope: scope)
         var r = CheckpointReader(state)
-        try r.tag("DETR")
+        let split = r.takeTag("DET2")
+        if !split { try r.tag("DETR") }
         var oldKeys: [String] = []
         var oldIds: [String] = []
         for _ in 0..<(try r.count("rules", minBytes: 16)) {
@@ -89,7 +93,7 @@ extension Detector {
         try readAccountStates(from: &r)
         try transferIds.readCheckpoint(from: &r)
         try dedup.readCheckpoint(from: &r)
-        buffer = try ReorderBuffer.readCheckpoint(from: &r, accounts: accounts)
+        buffer = try ReorderBuffer.readCheckpoint(from: &r, accounts: accounts, withSides: split)
         hops = try HopStore.readCheckpoint(from: &r)
         try gangs.readCheckpoint(from: &r, accounts: accounts, earlier: nameOrder())
         try r.tag("COOL")
@@ -122,6 +126,7 @@ extension Detector {
         counters.alertsSuppressedCooldown = try r.u64()
         counters.firingsBelowBands = try r.u64()
         counters.dedupForcedExpiries = try r.u64()
+        if split { try readLinks(from: &r) }
         try r.tag("END.")
         guard r.isAtEnd else { throw .corrupt("bytes left after the detector state") }
     }

@@ -231,10 +231,22 @@ public struct Detector: Sendable {
     public internal(set) var alerts: [Alert] = []
     /// Input position of the transfer being applied (alerts carry it as `source`).
     @usableFromInline var applying = SourcePosition.none
+    /// Event time of the transfer or link being applied (links made now are stamped with it).
+    @usableFromInline var applyingTime: Int64 = .min
+    /// Set when this detector does one partition's share of the work (`Detector+Links.swift`).
+    public let scope: DetectorScope?
+    /// Links received from other partitions, waiting for their delivery time.
+    var links = LinkQueue()
+    /// Links made for other partitions, not yet taken.
+    var outbox: [OutboundLink] = []
+    public internal(set) var linkCounters = LinkCounters()
 
-    public init(rules: [Rule], config: DetectorConfig = DetectorConfig()) {
+    /// `scope`: set when this detector owns one partition of the legs topic (legs are then
+    /// ingested with `ingest(_:sides:in:position:)` and the watermark is moved by the caller).
+    public init(rules: [Rule], config: DetectorConfig = DetectorConfig(), scope: DetectorScope? = nil) {
         precondition(rules.count < 65_536, "too many rules")
         self.config = config
+        self.scope = scope
         self.rules = rules
         for rule in rules { plans.append(RulePlan(rule, program: &program, signals: &signals)) }
         self.longestWindow = rules.map(\.windowMillis).max() ?? 0
@@ -255,9 +267,31 @@ public struct Detector: Sendable {
 
     public mutating func ingest(_ t: DecodedTransfer, in bytes: UnsafeRawBufferPointer,
                                 position: SourcePosition = .none) -> IngestOutcome {
+        let outcome = admit(t, sides: .both, in: bytes, position: position)
+        guard outcome == .accepted, scope == nil else { return outcome }
+        let slot = Int(position.partition) + 1
+        if slot >= partitionMax.count { growPartitions(slot + 1) }
+        if t.timestamp > partitionMax[slot] || !partitionHolds[slot] {
+            let wasHolding = partitionHolds[slot]
+            if t.timestamp > partitionMax[slot] { partitionMax[slot] = t.timestamp }
+            partitionHolds[slot] = true
+            if wasHolding || partitionMax[slot] > watermark {
+                advanceWatermark(to: Detector.heldWatermark(
+                    partitionMax: partitionMax, partitionHolds: partitionHolds, maxSeen: maxSeen,
+                    lateness: config.allowedLatenessMillis))
+            }
+        }
+        return .accepted
+    }
+
+    /// Dedup, lateness and buffering of one transfer (or of the legs of it this partition owns).
+    @inline(__always)
+    mutating func admit(_ t: DecodedTransfer, sides: LegSides, in bytes: UnsafeRawBufferPointer,
+                        position: SourcePosition) -> IngestOutcome {
         counters.ingested &+= 1
         let idBytes = t.id.bytes(in: bytes)
-        let idHash = ByteHash.hash(idBytes, seed: ByteHash.transferSeed)
+        // Each leg is its own record when the accounts' owners differ: each is deduplicated alone.
+        let idHash = ByteHash.hash(idBytes, seed: sides == .both ? ByteHash.transferSeed : ByteHash.transferSeed &+ UInt64(sides.rawValue))
         if !dedup.insert(idHash, at: t.timestamp) {
             counters.duplicates &+= 1
             return .duplicate
@@ -273,7 +307,7 @@ public struct Detector: Sendable {
         let p = PendingTransfer(
             ts: t.timestamp, idHash: idHash, amount: t.amount.units, txHandle: handle,
             offset: position.offset, partition: position.partition, payer: payer, payee: payee,
-            channel: t.channel, payerKind: t.payerKind, payeeKind: t.payeeKind)
+            channel: t.channel, payerKind: t.payerKind, payeeKind: t.payeeKind, sides: sides)
         if isLate {
             counters.lateProcessed &+= 1
             apply(p, inOrder: false)
@@ -281,18 +315,6 @@ public struct Detector: Sendable {
         }
         buffer.push(p)
         if t.timestamp > maxSeen { maxSeen = t.timestamp }
-        let slot = Int(position.partition) + 1
-        if slot >= partitionMax.count { growPartitions(slot + 1) }
-        if t.timestamp > partitionMax[slot] || !partitionHolds[slot] {
-            let wasHolding = partitionHolds[slot]
-            if t.timestamp > partitionMax[slot] { partitionMax[slot] = t.timestamp }
-            partitionHolds[slot] = true
-            if wasHolding || partitionMax[slot] > watermark {
-                advanceWatermark(to: Detector.heldWatermark(
-                    partitionMax: partitionMax, partitionHolds: partitionHolds, maxSeen: maxSeen,
-                    lateness: config.allowedLatenessMillis))
-            }
-        }
         return .accepted
     }
 
@@ -354,8 +376,23 @@ public struct Detector: Sendable {
     public mutating func advanceWatermark(to newWatermark: Int64) {
         guard newWatermark > watermark else { return }
         watermark = newWatermark
-        while let ts = buffer.minTimestamp, ts < watermark {
-            apply(buffer.popMin(), inOrder: true)
+        if links.isEmpty {
+            while let ts = buffer.minTimestamp, ts < watermark {
+                apply(buffer.popMin(), inOrder: true)
+            }
+        } else {
+            // Links and transfers in one event-time order (a link first at the same time).
+            while true {
+                let lt = links.minDeliverAt ?? .max
+                let bt = buffer.minTimestamp ?? .max
+                if lt <= bt {
+                    guard lt < watermark else { break }
+                    applyLink(links.popMin())
+                } else {
+                    guard bt < watermark else { break }
+                    apply(buffer.popMin(), inOrder: true)
+                }
+            }
         }
         if watermark > Int64.min + config.dedupHorizonMillis {
             dedup.expire(before: watermark - config.dedupHorizonMillis)
@@ -493,14 +530,40 @@ public struct Detector: Sendable {
                          channel: p.channel, ownKind: p.payeeKind, counterpartyKind: p.payerKind)
         let debit = Leg(ts: p.ts, amount: p.amount, txHandle: p.txHandle, counterparty: p.payee, isCredit: false,
                         channel: p.channel, ownKind: p.payerKind, counterpartyKind: p.payeeKind)
-        addLeg(credit, to: p.payee, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
-        addLeg(debit, to: p.payer, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+        let both = p.sides == .both
+        if both || p.sides.contains(.credit) {
+            addLeg(credit, to: p.payee, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+        } else {
+            keepCounterparty(p.payee, at: p.ts)
+        }
+        if both || p.sides.contains(.debit) {
+            addLeg(debit, to: p.payer, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+        } else {
+            keepCounterparty(p.payer, at: p.ts)
+        }
         if inOrder {
             applying = SourcePosition(partition: p.partition, offset: p.offset)
-            trackHop(p)
-            evaluate(account: p.payee, at: p.ts, credit: true)
-            evaluate(account: p.payer, at: p.ts, credit: false)
+            applyingTime = p.ts
+            if both {
+                trackHop(p)
+                evaluate(account: p.payee, at: p.ts, credit: true)
+                evaluate(account: p.payer, at: p.ts, credit: false)
+            } else if p.sides.contains(.credit) {
+                evaluate(account: p.payee, at: p.ts, credit: true)
+            } else {
+                trackHop(p)
+                evaluate(account: p.payer, at: p.ts, credit: false)
+            }
         }
+    }
+
+    /// The other account of a leg this partition does not own: no leg, but it is remembered as
+    /// long as the owned leg that names it (its id must not be handed to another account).
+    mutating func keepCounterparty(_ account: Int32, at ts: Int64) {
+        let i = Int(account)
+        states[i].pendingRefs -= 1
+        if ts > states[i].lastActive { states[i].lastActive = ts }
+        lruTouch(account)
     }
 
     mutating func addLeg(_ leg: Leg, to account: Int32, inOrder: Bool, keepFrom: Int64, cap: Int) {
@@ -515,10 +578,11 @@ public struct Detector: Sendable {
     }
 
     @usableFromInline
-    mutating func evaluate(account: Int32, at t: Int64, credit: Bool) {
+    mutating func evaluate(account: Int32, at t: Int64, credit: Bool, chainRulesOnly: Bool = false) {
         for r in 0..<plans.count {
             let plan = plans[r]
             if credit ? !plan.onCredit : !plan.onDebit { continue }
+            if chainRulesOnly && !plan.needsChain { continue }
             let from = t &- plan.windowMillis
             let ring = states[Int(account)].legs
             // -1 until needed: a rule reading chain metrics only looks at the legs when the

@@ -43,7 +43,9 @@ struct HopStore: Sendable {
     mutating func add(_ h: Hop) -> UInt64 {
         let seq = base + UInt64(hops.count)
         hops.append(h)
-        byTx[h.txHandle] = seq
+        // A hop learnt from another partition may have no transfer here (`Hop.none`): kept for
+        // the chains it belongs to, not indexed.
+        if h.txHandle != Hop.none { byTx[h.txHandle] = seq }
         return seq
     }
 
@@ -74,7 +76,7 @@ struct HopStore: Sendable {
     mutating func expire(before cutoff: Int64) {
         while front < hops.count && hops[front].ts < cutoff {
             let h = hops[front]
-            if byTx[h.txHandle] == base + UInt64(front) { byTx.removeValue(forKey: h.txHandle) }
+            if h.txHandle != Hop.none, byTx[h.txHandle] == base + UInt64(front) { byTx.removeValue(forKey: h.txHandle) }
             front += 1
         }
         if front > 1024 && front * 2 > hops.count {

@@ -26,6 +26,9 @@ struct PendingTransfer: Sendable {
     @usableFromInline var channel: Channel
     @usableFromInline var payerKind: AccountKind
     @usableFromInline var payeeKind: AccountKind
+    /// Which of its legs this detector applies: both, unless the detector owns one partition
+    /// of the legs topic and the other account belongs to another partition.
+    @usableFromInline var sides: LegSides = .both
 
     /// Event-time order, ties broken by the id hash so the order does not depend on arrival.
     @inlinable @inline(__always)
