@@ -199,3 +199,17 @@ func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
         initialized = count
     }
 }
+
+@Test func crc32cIsTheCastagnoliChecksumAtEveryLength() {
+    #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.checksum($0) } == 0xE306_9283)
+    let data = pseudoRandomBytes(40, seed: 3)
+    for n in 0...data.count {
+        // Bit by bit, straight from the definition (reflected polynomial 0x82F63B78).
+        var reference: UInt32 = 0xFFFF_FFFF
+        for b in data[..<n] {
+            reference ^= UInt32(b)
+            for _ in 0..<8 { reference = reference & 1 != 0 ? 0x82F6_3B78 ^ (reference >> 1) : reference >> 1 }
+        }
+        #expect(data[..<n].withUnsafeBytes { CRC32C.checksum($0) } == reference ^ 0xFFFF_FFFF, "length \(n)")
+    }
+}
