@@ -147,6 +147,24 @@ import Testing
         #expect(after.rejected.map(\.sequence) == [4])
     }
 
+    @Test func aRejectedWriteThrowsAndLeavesNothingBehindForTheNextOne() throws {
+        let store = try store(chunkBytes: 1_000)
+        // The next Produce request (API key 0) fails with MESSAGE_TOO_LARGE, which is not retried.
+        cluster.failNextRequests(apiKey: 0, errors: [10])
+        do {
+            try store.write(partition: 0, sequence: 1, snapshot: pseudoRandomBytes(2_500, seed: 30), timeoutMillis: 20_000)
+            Issue.record("the write should report the broker's rejection")
+        } catch let error as KafkaError {
+            #expect(error.message.hasPrefix("state write of \(topic)[0] sequence 1 (3 chunks, 2500 bytes) failed"))
+        }
+        let second = pseudoRandomBytes(2_500, seed: 31)
+        try store.write(partition: 0, sequence: 2, snapshot: second, timeoutMillis: 20_000)
+        let read = try store.read(partition: 0, timeoutMillis: 20_000)
+        #expect(read.latest?.sequence == 2)
+        #expect(read.latest?.bytes == second)
+        #expect(read.rejected.isEmpty)
+    }
+
     @Test func badArgumentsAreErrors() throws {
         #expect(throws: KafkaError.self) { try PartitionStateStore(config: config, topic: topic, chunkBytes: 0) }
         #expect(throws: KafkaError.self) { try PartitionStateStore(config: config, topic: "", chunkBytes: 1) }
