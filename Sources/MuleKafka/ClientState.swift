@@ -50,3 +50,10 @@ func makeKafkaHandle(_ type: rd_kafka_type_t, conf: OpaquePointer, redactor: Red
     }
     return rk
 }
+
+/// Milliseconds left until `deadline`, at least 0.
+func millis(until deadline: ContinuousClock.Instant) -> Int32 {
+    let left = ContinuousClock.now.duration(to: deadline).components
+    guard left.seconds >= 0 else { return 0 }
+    return Int32(clamping: left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000)
+}

@@ -131,7 +131,7 @@ public final class KafkaConsumer: @unchecked Sendable {
                 if delivered == 0 && wait > 0 {
                     let end = deadline ?? ContinuousClock.now + .milliseconds(Int(timeoutMillis))
                     deadline = end
-                    wait = Self.millis(until: end)
+                    wait = millis(until: end)
                 }
                 continue
             }
@@ -233,12 +233,6 @@ public final class KafkaConsumer: @unchecked Sendable {
         let err = rd_kafka_consumer_close(rk)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { state.report(KafkaError(err, "close consumer")) }
         rd_kafka_destroy(rk)
-    }
-
-    private static func millis(until deadline: ContinuousClock.Instant) -> Int32 {
-        let left = ContinuousClock.now.duration(to: deadline).components
-        guard left.seconds >= 0 else { return 0 }
-        return Int32(clamping: left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000)
     }
 
     private func topicIndex(of rkt: OpaquePointer?) -> Int {

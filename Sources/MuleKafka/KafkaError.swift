@@ -40,6 +40,7 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let unknownPartition: Int32 = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION.rawValue
         public static let unknownTopicOrPartition: Int32 = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.rawValue
         public static let topicAlreadyExists: Int32 = RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS.rawValue
+        public static let invalidPartitions: Int32 = RD_KAFKA_RESP_ERR_INVALID_PARTITIONS.rawValue
         public static let fatal: Int32 = RD_KAFKA_RESP_ERR__FATAL.rawValue
         public static let state: Int32 = RD_KAFKA_RESP_ERR__STATE.rawValue
         public static let partitionEOF: Int32 = RD_KAFKA_RESP_ERR__PARTITION_EOF.rawValue

@@ -13,6 +13,8 @@
 //       a paced producer, the engine and an alert reader; prints produced → alert percentiles
 //       (HdrHistogram). Starts from the low-latency settings (`--defaults`: MuleStream's and
 //       librdkafka's defaults); each flag overrides one.
+//   broker state-restore [MiB=4] [rounds=5] [--bootstrap HOST:PORT]
+//       write and restore one partition's state snapshot through PartitionStateStore (StateRestore.swift).
 import BenchSupport
 import BrokerSupport
 import Foundation
@@ -161,7 +163,8 @@ do {
     case "throughput": try throughput(Array(args.dropFirst()))
     case "latency": try latency(Array(args.dropFirst()))
     case "lateness": lateness(Array(args.dropFirst()))
-    default: fail("usage: broker throughput [events] [rounds] | broker latency --rate N [options] | broker lateness [events] [disorder-ms] (see the source header)")
+    case "state-restore": try stateRestore(Array(args.dropFirst()))
+    default: fail("usage: broker throughput [events] [rounds] | broker latency --rate N [options] | broker lateness [events] [disorder-ms] | broker state-restore [MiB] [rounds] [--bootstrap HOST:PORT] (see the source header)")
     }
 } catch {
     FileHandle.standardError.write(Data("broker: \(error)\n".utf8))
