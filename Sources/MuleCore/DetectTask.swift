@@ -42,8 +42,8 @@ public struct DetectTask: Sendable {
         case .marker:
             do throws(CheckpointError) {
                 switch try LegsMarker.decode(value) {
-                case .route(let i, let n, let w, let newest, let idle):
-                    clock.routeMarker(input: i, of: n, watermark: w, newest: newest, idle: idle)
+                case .route(let i, let n, let w, let newest, let lowest, let idle):
+                    clock.routeMarker(input: i, of: n, watermark: w, newest: newest, lowest: lowest, idle: idle)
                 case .task(let p, let floor):
                     guard p < clock.partitions else { return .malformed("marker from partition \(p) of \(clock.partitions)") }
                     clock.taskMarker(from: p, floor: floor)

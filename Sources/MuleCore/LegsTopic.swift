@@ -31,7 +31,7 @@ public enum LegsRecordKind: Sendable, Equatable {
 /// Progress markers on the legs topic (see `TaskClock`).
 public enum LegsMarker: Sendable, Equatable {
     /// From the route stage of input partition `input` (of `inputCount`).
-    case route(input: Int32, inputCount: Int32, watermark: Int64, newest: Int64, idle: Bool)
+    case route(input: Int32, inputCount: Int32, watermark: Int64, newest: Int64, lowest: Int64, idle: Bool)
     /// From the detect task of legs partition `partition`.
     case task(partition: Int32, floor: Int64)
 
@@ -41,12 +41,13 @@ public enum LegsMarker: Sendable, Equatable {
         var w = CheckpointWriter(reserving: 40)
         w.u8(Self.tag)
         switch self {
-        case .route(let i, let n, let wm, let newest, let idle):
+        case .route(let i, let n, let wm, let newest, let lowest, let idle):
             w.u8(UInt8(ascii: "R"))
             w.i32(i)
             w.i32(n)
             w.i64(wm)
             w.i64(newest)
+            w.i64(lowest)
             w.bool(idle)
         case .task(let p, let floor):
             w.u8(UInt8(ascii: "T"))
@@ -65,7 +66,8 @@ public enum LegsMarker: Sendable, Equatable {
             let i = try r.i32("input partition")
             let n = try r.i32("input partitions")
             guard n > 0 && n <= 100_000 && i >= 0 && i < n else { throw .corrupt("input partition \(i) of \(n)") }
-            m = .route(input: i, inputCount: n, watermark: try r.i64("watermark"), newest: try r.i64("newest"), idle: try r.bool("idle"))
+            m = .route(input: i, inputCount: n, watermark: try r.i64("watermark"), newest: try r.i64("newest"),
+                       lowest: try r.i64("lowest"), idle: try r.bool("idle"))
         case UInt8(ascii: "T"):
             let p = try r.i32("partition")
             guard p >= 0 else { throw .corrupt("partition \(p)") }
@@ -91,6 +93,8 @@ public struct LegRouter: Sendable {
     public let latenessMillis: Int64
     /// Newest event time per input partition.
     public private(set) var newest: [Int32: Int64] = [:]
+    /// Lowest event time routed per input partition (since this stage took it over).
+    public private(set) var lowest: [Int32: Int64] = [:]
 
     public init(partitioner: LegPartitioner, latenessMillis: Int64) {
         self.partitioner = partitioner
@@ -109,6 +113,7 @@ public struct LegRouter: Sendable {
         let w = watermark(input: input)
         if t.timestamp < w { return .late(behindMillis: w - t.timestamp) }
         if t.timestamp > newest[input, default: .min] { newest[input] = t.timestamp }
+        if t.timestamp < lowest[input, default: .max] { lowest[input] = t.timestamp }
         let payee = partitioner.partition(of: t.payee.bytes(in: bytes))
         let payer = partitioner.partition(of: t.payer.bytes(in: bytes))
         return payee == payer ? .together(partition: payee) : .apart(payee: payee, payer: payer)
@@ -121,7 +126,16 @@ public struct LegRouter: Sendable {
     }
 
     /// Forgets a partition (revoked): whoever takes it over starts from its own first events.
-    public mutating func forget(input: Int32) { newest.removeValue(forKey: input) }
+    public mutating func forget(input: Int32) {
+        newest.removeValue(forKey: input)
+        lowest.removeValue(forKey: input)
+    }
+
+    /// The marker that reports `input` (`idle`: quiet and caught up).
+    public func marker(input: Int32, of inputCount: Int32, idle: Bool) -> LegsMarker {
+        .route(input: input, inputCount: inputCount, watermark: watermark(input: input), newest: newest[input] ?? .min,
+               lowest: lowest[input] ?? .max, idle: idle)
+    }
 }
 
 extension TaskClock {

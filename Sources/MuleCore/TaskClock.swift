@@ -18,13 +18,15 @@
 /// are covered; each exchange of markers moves event time forward by at most the link delay when
 /// tasks wait on each other (and not at all when they do not). Before a task has heard from a
 /// peer, the peer is assumed at `earliest`: the lowest event time any input partition can still
-/// deliver (its first route marker), below which nothing can ever be applied anywhere.
+/// deliver (the lowest event time routed from it), below which nothing can ever be applied
+/// anywhere.
 public struct TaskClock: Sendable, Equatable {
     public let partition: Int32
     public let partitions: Int32
     public let linkDelayMillis: Int64
     /// Per input partition: its route watermark (`Int64.min` before its first marker), whether
-    /// it is released as idle, its newest event time, and its first watermark.
+    /// it is released as idle, its newest event time, and the lowest event time routed from it
+    /// (`Int64.min` until it routed one).
     public private(set) var inputs: [InputMark] = []
     /// Per legs partition: the floor its task last advertised (`nil` before its first marker).
     public private(set) var peers: [Int64?]
@@ -59,14 +61,13 @@ public struct TaskClock: Sendable, Equatable {
 
     /// A route marker: input partition `input` of `inputCount`. Watermarks only move forward
     /// (a route stage that restarted may repeat older ones).
-    public mutating func routeMarker(input: Int32, of inputCount: Int32, watermark: Int64, newest: Int64, idle: Bool) {
+    /// `lowest`: the lowest event time the route stage has sent from it (`Int64.max`: none yet).
+    public mutating func routeMarker(input: Int32, of inputCount: Int32, watermark: Int64, newest: Int64, lowest: Int64, idle: Bool) {
         if inputs.count < Int(inputCount) { inputs.append(contentsOf: repeatElement(InputMark(), count: Int(inputCount) - inputs.count)) }
         guard input >= 0 && Int(input) < inputs.count else { return }
         var m = inputs[Int(input)]
-        if !m.heard {
-            m.heard = true
-            m.first = watermark
-        }
+        m.heard = true
+        if lowest != .max && (m.first == .min || lowest < m.first) { m.first = lowest }
         m.watermark = max(m.watermark, watermark)
         m.newest = max(m.newest, newest)
         m.idle = idle

@@ -68,6 +68,8 @@ public struct EngineConfig: Sendable {
     /// Publish alerts and dead letters and commit input offsets in Kafka transactions
     /// (`transactionalId`); downstream consumers need `isolation.level=read_committed`.
     public var exactlyOnce = false
+    /// Set to share the work with other instances (`run --app-id`): see `ScaleOutEngine`.
+    public var scaleOut: ScaleOutConfig?
     /// `transactional.id` of the producer with `exactlyOnce`; unique per engine instance and
     /// stable across its restarts (nil = `<group.id>.<input topic>`).
     public var transactionalId: String?

@@ -429,21 +429,10 @@ public final class StreamEngine {
         // (Metadata is built only when debug logging is on: it is an autoclosure.)
         logger.debug("dead-lettered event", metadata: eventMetadata(partition: partition, offset: offset, value: value, transferId: transferId)
             .merging(["reason": "\(reason)"]) { a, _ in a })
-        var headers: [(String, [UInt8])] = [
-            ("reason", Array(reason.utf8)),
-            ("source.topic", Array(config.inputTopic.utf8)),
-            ("source.partition", Array(String(partition).utf8)),
-            ("source.offset", Array(String(offset).utf8)),
-        ]
-        // A copy larger than the producer's message.max.bytes would be refused and stop the
-        // engine on every restart (a poison pill): key and value are cut to the event limit,
-        // which `EngineConfig.problems()` keeps well under it, and the cut is said in a header.
-        let limit = config.deadLetterCopyLimit
-        let cut = [("key", key?.count ?? 0), ("value", value.count)].filter { $0.1 > limit }
-        if !cut.isEmpty { headers.append(("truncated", Array(cut.map { "\($0.0) \($0.1) bytes" }.joined(separator: ", ").utf8))) }
+        let copy = DeadLetter(value: value, key: key, reason: reason, topic: config.inputTopic, partition: partition,
+                              offset: offset, limit: config.deadLetterCopyLimit)
         do {
-            try producer.send(topic: config.deadLetterTopic, key: key.map { Array($0.prefix(limit)) }, value: Array(value.prefix(limit)),
-                              headers: headers)
+            try producer.send(topic: config.deadLetterTopic, key: copy.key, value: copy.value, headers: copy.headers)
         } catch {
             // Not committing past this event is handled by the delivery check at commit time;
             // an enqueue failure here is recorded the same way.

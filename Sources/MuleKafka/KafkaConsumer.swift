@@ -208,6 +208,15 @@ public final class KafkaConsumer: @unchecked Sendable {
         set { state.startOffsets = newValue }
     }
 
+    /// Asked, on the polling thread, for where to start the partitions being assigned, before
+    /// they are assigned (after `startOffsets`, which it overrides): state that lives elsewhere
+    /// (a snapshot in a state topic) is loaded here and says where its partition resumes.
+    /// Partitions it leaves out start at `startOffsets`, the committed offset or `auto.offset.reset`.
+    public var assignmentOffsets: (([TopicPartition]) -> [TopicPartition: Int64])? {
+        get { state.assignmentOffsets }
+        set { state.assignmentOffsets = newValue }
+    }
+
     /// The partitions currently assigned to this member.
     public var assignment: [TopicPartition] {
         get throws {
@@ -262,6 +271,7 @@ final class ConsumerState: ClientState, @unchecked Sendable {
     var partitionEOFCount: UInt64 = 0
     var fatal: KafkaError?
     var startOffsets: [TopicPartition: Int64] = [:]
+    var assignmentOffsets: (([TopicPartition]) -> [TopicPartition: Int64])?
 
     init(config: KafkaConfig, onRebalance: @escaping (RebalanceEvent) -> Void, onError: @escaping (KafkaError) -> Void) {
         self.onRebalance = onRebalance
@@ -318,11 +328,12 @@ private let consumerRebalanceCallback: @convention(c) (
     let list = PartitionList.partitions(of: partitions)
     switch err {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-        if let partitions, !state.startOffsets.isEmpty {
+        if let partitions, !state.startOffsets.isEmpty || state.assignmentOffsets != nil {
+            let asked = state.assignmentOffsets?(list) ?? [:]
             for i in 0..<Int(partitions.pointee.cnt) {
                 let e = partitions.pointee.elems[i]
                 let tp = TopicPartition(topic: String(cString: e.topic), partition: e.partition)
-                if let offset = state.startOffsets[tp] { partitions.pointee.elems[i].offset = offset }
+                if let offset = asked[tp] ?? state.startOffsets[tp] { partitions.pointee.elems[i].offset = offset }
             }
         }
         if cooperative {

@@ -182,4 +182,12 @@ extension OpsServer {
         engine.monitor = monitor
         return try startBlocking(at: bind, monitor: monitor, registry: registry, logger: logger)
     }
+
+    /// The same endpoints for an instance sharing the work (`run --app-id`).
+    public static func attach(to engine: ScaleOutEngine, at bind: OpsAddress, logger: Logger) throws -> OpsServer {
+        let registry = PrometheusCollectorRegistry()
+        let monitor = EngineMonitor(metrics: metricsFactory(registry))
+        engine.monitor = monitor
+        return try startBlocking(at: bind, monitor: monitor, registry: registry, logger: logger)
+    }
 }

@@ -92,8 +92,7 @@ public struct LegsCluster {
             }
             let done = inputCursor[i] == inputLines[i].count
             if done { idleSent[i] = true }
-            let m = LegsMarker.route(input: Int32(i), inputCount: Int32(inputs), watermark: router.watermark(input: Int32(i)),
-                                     newest: router.newest[Int32(i)] ?? .min, idle: done)
+            let m = router.marker(input: Int32(i), of: Int32(inputs), idle: done)
             append(m.encode(), to: -1)
             out.markers += 1
         }

@@ -182,6 +182,10 @@ extension MuleStream {
         @Option(help: .runSetting("checkpoint.dir")) var checkpointDir: String?
         @Option(help: .runSetting("checkpoint.interval")) var checkpointInterval: String?
         @Option(help: .runSetting("checkpoint.kept")) var checkpointsKept: String?
+        @Option(help: .runSetting("scale.app_id")) var appId: String?
+        @Option(help: .runSetting("scale.legs_partitions")) var legsPartitions: String?
+        @Option(help: .runSetting("scale.link_delay")) var linkDelay: String?
+        @Option(help: .runSetting("scale.snapshot_interval")) var snapshotInterval: String?
         @Option(help: .runSetting("log.level")) var logLevel: String?
         @Option(help: .runSetting("log.format")) var logFormat: String?
         @Flag(inversion: .prefixedNo, help: .runSetting("topics.create")) var createTopics: Bool?
@@ -206,6 +210,7 @@ extension MuleStream {
                 "exactly-once": exactlyOnce.map { $0 ? "true" : "false" }, "transactional-id": transactionalId,
                 "checkpoint-dir": checkpointDir, "checkpoint-interval": checkpointInterval, "checkpoints-kept": checkpointsKept,
                 "kafka-config": kafka.kafkaConfigFile,
+                "app-id": appId, "legs-partitions": legsPartitions, "link-delay": linkDelay, "snapshot-interval": snapshotInterval,
             ].merging(detector.flagValues) { a, _ in a }
         }
 
@@ -269,6 +274,24 @@ extension MuleStream {
             let stop = StopSignal()
             let reload = ReloadRequest()
             SignalTrap.install(stop, reload: reload)
+            if let scale = config.scaleOut {
+                do {
+                    let engine = try ScaleOutEngine(config: config, scale: scale, rules: ruleSet, snoozes: snoozeList, logger: logger)
+                    let server = try httpAddress.map { address in
+                        do { return try OpsServer.attach(to: engine, at: address, logger: logger) } catch {
+                            throw CLIFailure.runtime("cannot serve --http \(address): \(error)")
+                        }
+                    }
+                    defer { server?.shutdownBlocking() }
+                    if let server { say("http: listening on \(server.address)") }
+                    _ = try engine.run(stop: stop)
+                } catch let e as CLIFailure {
+                    throw e
+                } catch {
+                    throw CLIFailure.runtime("\(error)")
+                }
+                return
+            }
             do {
                 let engine = try StreamEngine(config: config, rules: ruleSet, snoozes: snoozeList, logger: logger)
                 // Up before the engine starts (so /readyz answers 503 while it joins the group) and

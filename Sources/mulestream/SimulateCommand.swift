@@ -1,5 +1,6 @@
 import ArgumentParser
 import MuleSimulator
+import MuleCore
 
 extension MuleStream {
     struct Simulate: ParsableCommand {
@@ -31,11 +32,20 @@ extension MuleStream {
         @Option(help: ArgumentHelp("Labels CSV output file (account,is_mule,role).", valueName: "file"))
         var labels: String
 
+        @Option(help: ArgumentHelp("Simulated period, e.g. 2h or 3d (at least 2h; default: derived from --events / --accounts, 1–60 days).", valueName: "duration"))
+        var duration: String?
+
         func run() throws {
             guard accounts >= 10 else { throw CLIFailure.usage("--accounts must be at least 10") }
             guard events >= 1 else { throw CLIFailure.usage("--events must be at least 1") }
             var config = SimulationConfig(seed: seed, accounts: accounts, events: events)
             config.seed = seed
+            if let duration {
+                guard let ms = DurationText.milliseconds(duration), ms >= 2 * 3_600_000 else {
+                    throw CLIFailure.usage("--duration must be a duration of at least 2h (e.g. 2h, 36h, 3d), got `\(duration)`")
+                }
+                config.durationMillis = ms
+            }
             do {
                 let r = try SimulationWriter.write(config: config, eventsPath: out, labelsPath: labels)
                 say("wrote \(r.events) events to \(out) and \(r.accounts) labels to \(labels)")

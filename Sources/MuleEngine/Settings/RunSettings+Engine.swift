@@ -62,6 +62,13 @@ extension RunSettings {
         config.checkpointDir = text("checkpoint.dir")
         config.checkpointIntervalMillis = millis("checkpoint.interval") ?? config.checkpointIntervalMillis
         config.checkpointsKept = integer("checkpoint.kept").map { Int($0) } ?? config.checkpointsKept
+        if let app = text("scale.app_id") {
+            var scale = ScaleOutConfig(appId: app)
+            scale.legsPartitions = integer("scale.legs_partitions").map { Int32($0) } ?? scale.legsPartitions
+            scale.linkDelayMillis = millis("scale.link_delay") ?? scale.linkDelayMillis
+            scale.snapshotIntervalMillis = millis("scale.snapshot_interval") ?? scale.snapshotIntervalMillis
+            config.scaleOut = scale
+        }
         problems = config.problems().map { RuleFileError(file: "configuration", line: 0, column: 0, field: "", message: $0) }
         guard problems.isEmpty else { throw RuleLoadFailure(errors: problems) }
         return config

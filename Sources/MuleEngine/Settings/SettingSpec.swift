@@ -93,6 +93,11 @@ public struct SettingSpec: Sendable {
         .init("checkpoint.interval", flag: "checkpoint-interval", .duration(allowZero: false), default: "30s", help: "How often a checkpoint is written (also on partition revoke and on shutdown)."),
         .init("checkpoint.kept", flag: "checkpoints-kept", .integer(1...1000), default: "3", help: "Checkpoints kept in the checkpoint folder; older ones are deleted."),
 
+        .init("scale.app_id", flag: "app-id", .text, help: "Share the work with other instances of this application id (same --group): legs of each transfer are repartitioned by account through topic <app-id>-legs and each partition's state is kept in the compacted topic <app-id>-state. See README, \"Running on several machines\".", valueName: "id"),
+        .init("scale.legs_partitions", flag: "legs-partitions", .integer(1...10_000), default: "12", help: "Partitions of <app-id>-legs and <app-id>-state: the most instances that can share detection. Fixed for the life of an application id."),
+        .init("scale.link_delay", flag: "link-delay", .duration(allowZero: false), default: "1s", help: "Event time before what one partition learns about another's accounts (a hop into them, a gang tie) takes effect there; instances run at most this far apart in event time."),
+        .init("scale.snapshot_interval", flag: "snapshot-interval", .duration(allowZero: false), default: "10s", help: "How often each legs partition's state is written to <app-id>-state (also on revoke and on shutdown)."),
+
         .init("log.level", flag: "log-level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", help: "Log level: trace, debug, info, notice, warning, error or critical."),
         .init("log.format", flag: "log-format", .choice(["text", "json"]), default: "text", help: "Log format on stderr: text (human-readable) or json (one JSON object per line: ts, level, label, message, metadata)."),
 
