@@ -388,7 +388,7 @@ public final class ScaleOutEngine {
         guard let consumer, inputCount > 0 else { return }
         let parts = inputsOwned.sorted()
         guard !parts.isEmpty else { return }
-        let lags = consumer.cachedLag(parts.map { TopicPartition(topic: config.inputTopic, partition: $0) })
+        let lags = lags(parts.map { TopicPartition(topic: config.inputTopic, partition: $0) }, consumer: consumer)
         let quiet = Duration.milliseconds(min(config.partitionIdleMillis, config.idleFlushMillis))
         for (i, p) in parts.enumerated() {
             let idle = lags[i] == 0 && now - (inputLastEvent[p] ?? lastAssignment ?? now) >= quiet
@@ -572,6 +572,8 @@ public final class ScaleOutEngine {
 
     /// Input partitions this instance routes.
     var inputsOwned: Set<Int32> = []
+    /// The group's committed offset of input partitions read since their assignment (for lag).
+    var committedAt: [TopicPartition: Int64] = [:]
 
     func dropPartitions(_ parts: [TopicPartition]) {
         for tp in parts {
@@ -585,15 +587,35 @@ public final class ScaleOutEngine {
                 inputLastEvent[tp.partition] = nil
                 lastRouteMarks[tp.partition] = nil
                 inputsOwned.remove(tp.partition)
+                committedAt[tp] = nil
                 router.forget(input: tp.partition)
             }
         }
     }
 
+    /// Done for now: nothing left to read in any assigned partition, and every task has applied
+    /// all its legs (links delivered after the newest event wait for more input).
     func caughtUp(_ consumer: KafkaConsumer) -> Bool {
+        // Not between a revocation and the next assignment: the work is only moving.
+        guard case .consuming = phase, tasks.values.allSatisfy({ $0.detector.bufferedTransfers == 0 }) else { return false }
         let parts = inputsOwned.map { TopicPartition(topic: config.inputTopic, partition: $0) }
             + tasks.keys.map { TopicPartition(topic: scale.legsTopic, partition: $0) }
-        return consumer.cachedLag(parts).allSatisfy { $0 == 0 }
+        return lags(parts, consumer: consumer).allSatisfy { $0 == 0 }
+    }
+
+    /// Lag per partition. Before anything is read from a partition its position is unknown:
+    /// reading resumes at the group's committed offset (input) or where the task's state ends
+    /// (legs), so those stand in (an input partition taken over with nothing left to read is idle,
+    /// not unknown).
+    func lags(_ parts: [TopicPartition], consumer: KafkaConsumer) -> [Int64?] {
+        var lags = consumer.cachedLag(parts)
+        if !lags.contains(where: { $0 == nil }) { return lags }
+        let unknown = parts.enumerated().filter { lags[$0.offset] == nil && $0.element.topic == config.inputTopic && committedAt[$0.element] == nil }
+        if !unknown.isEmpty, let got = try? consumer.committed(unknown.map(\.element), timeoutMillis: 2000) {
+            for c in got where c.offset >= 0 { committedAt[TopicPartition(topic: c.topic, partition: c.partition)] = c.offset }
+        }
+        lags = consumer.cachedLag(parts, fallback: parts.map { $0.topic == scale.legsTopic ? taskNext[$0.partition] : committedAt[$0] })
+        return lags
     }
 }
 
