@@ -91,6 +91,10 @@ public final class ScaleOutEngine {
     var snapshotSequence: [Int32: UInt64] = [:]
     var snapshotAt: [Int32: ContinuousClock.Instant] = [:]
     var taskDirty: Set<Int32> = []
+    /// Floors advertised by the tasks and not sent yet; when each task last sent one.
+    var unsentFloor: [Int32: Int64] = [:]
+    var floorSentAt: [Int32: ContinuousClock.Instant] = [:]
+    var floorSent: [Int32: Int64] = [:]
     /// Next input offset to commit, per input partition; last time an event came.
     var inputNext: [Int32: Int64] = [:]
     var inputLastEvent: [Int32: ContinuousClock.Instant] = [:]
@@ -349,11 +353,9 @@ public final class ScaleOutEngine {
             for l in links { sendLink(l, from: p) }
             if !links.isEmpty || !alerts.isEmpty { taskDirty.insert(p) }
             publish(alerts)
-            if let floor {
-                let marker = LegsMarker.task(partition: p, floor: floor).encode()
-                for q in 0..<scale.legsPartitions where q != p { sendMarker(marker, to: q) }
-            }
+            if let floor { unsentFloor[p] = floor }
         }
+        sendFloors(force: false)
         if let f = failure {
             failure = nil
             throw EngineError.deliveryFailed(f)
@@ -371,6 +373,25 @@ public final class ScaleOutEngine {
             }
         }
     }
+
+    /// Each task's new floor goes to every other partition at most every `floorIntervalMillis`
+    /// (always the newest) unless it moved by half the link delay or more (tasks catching up
+    /// wait on each other's floors); `force` sends what is waiting now (before a snapshot,
+    /// which records the floor as advertised). In a live stream a floor moves with every batch.
+    func sendFloors(force: Bool) {
+        let now = ContinuousClock.now
+        for (p, floor) in unsentFloor.sorted(by: { $0.key < $1.key }) {
+            let big = floor &- (floorSent[p] ?? .min) >= scale.linkDelayMillis / 2 || floorSent[p] == nil
+            guard force || big || now - (floorSentAt[p] ?? now - .seconds(1)) >= .milliseconds(Self.floorIntervalMillis) else { continue }
+            floorSent[p] = floor
+            let marker = LegsMarker.task(partition: p, floor: floor).encode()
+            for q in 0..<scale.legsPartitions where q != p { sendMarker(marker, to: q) }
+            unsentFloor[p] = nil
+            floorSentAt[p] = now
+        }
+    }
+
+    static let floorIntervalMillis: Int64 = 20
 
     func sendMarker(_ value: [UInt8], to q: Int32) {
         do {
@@ -470,6 +491,7 @@ public final class ScaleOutEngine {
         guard let task = tasks[p] else { return }
         // Everything the state has sent (links, markers, alerts) is acknowledged first: a
         // restored task must never be ahead of what others have received.
+        sendFloors(force: true)
         guard try commitInputs() else { return }
         var w = CheckpointWriter(reserving: 1 << 16)
         w.tag("MSNP")
@@ -580,6 +602,8 @@ public final class ScaleOutEngine {
             if tp.topic == scale.legsTopic {
                 tasks[tp.partition] = nil
                 taskNext[tp.partition] = nil
+                unsentFloor[tp.partition] = nil
+                floorSent[tp.partition] = nil
                 taskDirty.remove(tp.partition)
                 snapshotAt[tp.partition] = nil
             } else {
