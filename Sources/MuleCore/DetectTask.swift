@@ -21,8 +21,8 @@ public struct DetectTask: Sendable {
         case legs(IngestOutcome)
         case link(LinkOutcome)
         case marker
-        /// Not a record this build understands, or an event that no longer decodes: dead-letter
-        /// it with the reason.
+        /// Not a record this build understands (a link or marker included), or an event that no
+        /// longer decodes: dead-letter it with the reason.
         case malformed(String)
     }
 
@@ -38,6 +38,7 @@ public struct DetectTask: Sendable {
             }
         case .link:
             let outcome = detector.ingestLink(value)
+            if case .malformed(let why) = outcome { return .malformed("link: \(why)") }
             return .link(outcome)
         case .marker:
             do throws(CheckpointError) {
