@@ -70,6 +70,9 @@ public struct DetectTask: Sendable {
     }
 
     public mutating func takeLinks() -> [OutboundLink] { detector.takeLinks() }
+
+    /// Hot reload: new rules over the same window state (`Detector.replaceRules`).
+    public mutating func replaceRules(_ rules: [Rule]) { detector.replaceRules(rules) }
     public mutating func takeAlerts() -> [Alert] { detector.takeAlerts() }
 
     /// Detector state and clock, as bytes.

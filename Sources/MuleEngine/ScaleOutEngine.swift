@@ -52,6 +52,8 @@ public struct ScaleOutCounters: Sendable, Equatable {
     /// Milliseconds spent restoring partition state (reading and decoding snapshots).
     public var restoreMillis: [Int32: Int64] = [:]
     public var commits: UInt64 = 0
+    public var ruleReloads: UInt64 = 0
+    public var ruleReloadFailures: UInt64 = 0
 }
 
 /// Detection split across instances through Kafka (README, "Running on several machines").
@@ -76,7 +78,8 @@ public final class ScaleOutEngine {
     public let config: EngineConfig
     public let scale: ScaleOutConfig
     let logger: Logger
-    let rules: [Rule]
+    var rules: [Rule]
+    var ruleWatch: RuleFileWatch?
     let decoder: EventDecoder
     let producer: KafkaProducer
     let store: PartitionStateStore
@@ -130,6 +133,7 @@ public final class ScaleOutEngine {
         self.rules = rules
         self.decoder = EventDecoder(limits: config.decoderLimits)
         self.fileSnoozes = SnoozeList(snoozes)
+        if let path = config.rulesPath { ruleWatch = RuleFileWatch(rulesPath: path, snoozeFile: config.snoozeFile) }
         self.partitioner = LegPartitioner(partitions: scale.legsPartitions)
         self.router = LegRouter(partitioner: partitioner, latenessMillis: config.detector.allowedLatenessMillis)
         var producerConfig = KafkaConfig(config.kafka.properties.filter { !StreamEngine.consumerOnly.contains($0.key) }.map { ($0.key, $0.value) })
@@ -144,10 +148,13 @@ public final class ScaleOutEngine {
 
     // MARK: running
 
-    public func run(stop: StopSignal) throws -> ScaleOutCounters {
+    /// Runs until `stop` (or idle with `--exit-when-idle`). `reload` (SIGHUP) and changes to the
+    /// rule files reload the rules of every partition this instance owns, between batches, as
+    /// the single-instance engine does; other instances reload on their own signal or check.
+    public func run(stop: StopSignal, reload: ReloadRequest = ReloadRequest()) throws -> ScaleOutCounters {
         startedAtWall = wallClockMillis()
         do {
-            let c = try runSession(stop: stop)
+            let c = try runSession(stop: stop, reload: reload)
             enter(.stopped)
             publishStatus(now: .now)
             return c
@@ -158,7 +165,7 @@ public final class ScaleOutEngine {
         }
     }
 
-    func runSession(stop: StopSignal) throws -> ScaleOutCounters {
+    func runSession(stop: StopSignal, reload: ReloadRequest) throws -> ScaleOutCounters {
         try checkTopics()
         // Tasks wait on each other's markers: a fetch should return as soon as one arrives
         // (librdkafka's default waits up to 500 ms when a partition is quiet).
@@ -186,6 +193,7 @@ public final class ScaleOutEngine {
         var lastRecord = clock.now
         var lastMarks = clock.now
         var lastProgress = clock.now
+        var lastRuleCheck = clock.now
         var consumedAtProgress: UInt64 = 0
         while !stop.isStopped {
             let n = try consumer.poll(max: config.pollBatch, timeoutMillis: tasks.isEmpty ? config.pollTimeoutMillis : 10) { message in
@@ -204,6 +212,14 @@ public final class ScaleOutEngine {
                 lastCommit = now
             }
             try snapshotDue(now: now)
+            if reload.take() {
+                reloadRules(trigger: "reload requested (SIGHUP)")
+                lastRuleCheck = now
+            } else if ruleWatch != nil, config.ruleCheckIntervalMillis > 0,
+                      now - lastRuleCheck >= .milliseconds(config.ruleCheckIntervalMillis) {
+                lastRuleCheck = now
+                if ruleWatch?.changeSettled() == true { reloadRules(trigger: "rule files changed") }
+            }
             if monitor != nil, now - (statusTakenAt ?? .now - .seconds(3600)) >= .milliseconds(config.statusIntervalMillis) {
                 publishStatus(now: now)
             }
@@ -447,6 +463,27 @@ public final class ScaleOutEngine {
         }
     }
 
+    func reloadRules(trigger: String) {
+        guard let path = config.rulesPath else { return }
+        switch readForReload(rulesPath: path, snoozeFile: config.snoozeFile, watch: &ruleWatch) {
+        case .failure(let refusal):
+            counters.ruleReloadFailures += 1
+            logReloadRefused(logger, trigger: trigger, ruleSet: ruleSetHash(rules), problems: refusal.problems)
+        case .success(let (newRules, snoozes)):
+            let old = ruleSetHash(rules)
+            if ruleSetHash(newRules) != old || newRules.map(\.key) != rules.map(\.key) {
+                rules = newRules
+                for p in tasks.keys.sorted() { tasks[p]!.replaceRules(newRules) }
+            }
+            if let snoozes { fileSnoozes = snoozes }
+            counters.ruleReloads += 1
+            logger.notice("rules reloaded (window state kept)", metadata: [
+                "trigger": "\(trigger)", "rule_set": "\(old) → \(ruleSetHash(rules))",
+                "rules": "\(rules.map(\.key).joined(separator: ","))", "partitions": "\(tasks.keys.sorted())",
+            ])
+        }
+    }
+
     // MARK: offsets, snapshots and rebalances
 
     /// Commits input offsets whose legs are acknowledged, and each task's legs offset (for lag
@@ -668,6 +705,8 @@ extension ScaleOutEngine {
         c.shadowAlertsPublished = counters.shadowAlertsPublished
         c.snoozedHits = counters.snoozedHits
         c.commits = counters.commits
+        c.ruleReloads = counters.ruleReloads
+        c.ruleReloadFailures = counters.ruleReloadFailures
         c.checkpointsWritten = counters.snapshotsWritten
         c.checkpointsRestored = counters.snapshotsRestored
         c.alerts = alertTallies

@@ -12,27 +12,18 @@ extension StreamEngine {
             logger.warning("\(trigger): ignored, the engine was not given a rules path")
             return
         }
-        // Taken before reading, so an edit made while loading is noticed at the next check.
-        if let stamps = ruleWatch?.fingerprint() { ruleWatch?.markLoaded(stamps) }
-        let loaded: [LoadedRule]
-        do {
-            loaded = try RuleLoader.load(path: path)
-        } catch {
-            refuseReload(trigger: trigger, problems: error.errors.map(\.description))
-            return
-        }
+        let newRules: [Rule]
         var snoozes = fileSnoozes
-        if let file = config.snoozeFile {
-            do {
-                snoozes = SnoozeList(try SnoozeFile.load(path: file))
-            } catch {
-                refuseReload(trigger: trigger, problems: [error.description])
-                return
-            }
+        switch readForReload(rulesPath: path, snoozeFile: config.snoozeFile, watch: &ruleWatch) {
+        case .failure(let refusal):
+            refuseReload(trigger: trigger, problems: refusal.problems)
+            return
+        case .success(let (rules, s)):
+            newRules = rules
+            if let s { snoozes = s }
         }
         let oldSet = detector.ruleSet
         let oldKeys = detector.ruleList.map(\.key)
-        let newRules = loaded.map(\.rule)
         if ruleSetHash(newRules) != oldSet || newRules.map(\.key) != oldKeys {
             detector.replaceRules(newRules)
         }
@@ -48,11 +39,39 @@ extension StreamEngine {
 
     private func refuseReload(trigger: String, problems: [String]) {
         counters.ruleReloadFailures += 1
-        logger.error("rule reload refused: the old rules keep running", metadata: [
-            "trigger": "\(trigger)", "rule_set": "\(detector.ruleSet)", "problems": "\(problems.count)",
-        ])
-        for p in problems { logger.error("rule reload refused: \(p)") }
+        logReloadRefused(logger, trigger: trigger, ruleSet: detector.ruleSet, problems: problems)
     }
+}
+
+/// Why a reload changed nothing: every problem found in the rule files or the snooze file.
+struct ReloadRefusal: Error {
+    var problems: [String]
+}
+
+/// Reads the rule files and (if configured) the snooze file for a hot reload: all of it
+/// validates, or nothing is taken. The watch is marked first, so an edit made while loading is
+/// noticed at the next check.
+func readForReload(rulesPath: String, snoozeFile: String?, watch: inout RuleFileWatch?) -> Result<(rules: [Rule], snoozes: SnoozeList?), ReloadRefusal> {
+    if let stamps = watch?.fingerprint() { watch?.markLoaded(stamps) }
+    let loaded: [LoadedRule]
+    do {
+        loaded = try RuleLoader.load(path: rulesPath)
+    } catch {
+        return .failure(ReloadRefusal(problems: error.errors.map(\.description)))
+    }
+    guard let file = snoozeFile else { return .success((loaded.map(\.rule), nil)) }
+    do {
+        return .success((loaded.map(\.rule), SnoozeList(try SnoozeFile.load(path: file))))
+    } catch {
+        return .failure(ReloadRefusal(problems: [error.description]))
+    }
+}
+
+func logReloadRefused(_ logger: Logger, trigger: String, ruleSet: String, problems: [String]) {
+    logger.error("rule reload refused: the old rules keep running", metadata: [
+        "trigger": "\(trigger)", "rule_set": "\(ruleSet)", "problems": "\(problems.count)",
+    ])
+    for p in problems { logger.error("rule reload refused: \(p)") }
 }
 
 /// The snooze topic: read to its end before any input, then followed from the engine loop.

@@ -284,7 +284,7 @@ extension MuleStream {
                     }
                     defer { server?.shutdownBlocking() }
                     if let server { say("http: listening on \(server.address)") }
-                    _ = try engine.run(stop: stop)
+                    _ = try engine.run(stop: stop, reload: reload)
                 } catch let e as CLIFailure {
                     throw e
                 } catch {
