@@ -74,6 +74,10 @@ BACKTEST=$(python3 -c '
 import json, sys
 print(len({(a["account"], a["rule"]) for a in map(json.loads, open(sys.argv[1]))}))' "$WORK/backtest.ndjson")
 BYTES=$(stat -c %s "$WORK/events.ndjson")
+# The broker runs from a copy of the binary under another name: on a shared box, something else
+# stopping "mulestream dev-broker" processes by name stopped this script's brokers mid-run.
+BROKER="$WORK/scaleout-broker"
+cp "$M" "$BROKER"
 INPUT_PARTITIONS=${INPUT_PARTITIONS:-$(( (BYTES / (3 * 1024 * 1024)) + 1 < 4 ? 4 : (BYTES / (3 * 1024 * 1024)) + 1 ))}
 NEVENTS=$(wc -l < "$WORK/events.ndjson")
 
@@ -81,7 +85,7 @@ NEVENTS=$(wc -l < "$WORK/events.ndjson")
 start_broker() {
     local app=$1 dir=$WORK/$1
     mkdir -p "$dir"
-    "$M" dev-broker --bootstrap-file "$dir/boot.txt" --topic "payments:$INPUT_PARTITIONS" --topic alerts:2 \
+    "$BROKER" dev-broker --bootstrap-file "$dir/boot.txt" --topic "payments:$INPUT_PARTITIONS" --topic alerts:2 \
         --topic payments.dlq:1 --topic alerts.shadow:1 \
         --topic "$app-legs:$LEGS_PARTITIONS" --topic "$app-state:$LEGS_PARTITIONS" > "$dir/broker.out" 2>&1 &
     PIDS+=($!)
