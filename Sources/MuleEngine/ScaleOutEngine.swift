@@ -388,7 +388,7 @@ public final class ScaleOutEngine {
         guard let consumer, inputCount > 0 else { return }
         let parts = inputsOwned.sorted()
         guard !parts.isEmpty else { return }
-        let lags = inputLags(parts, consumer: consumer)
+        let lags = consumer.cachedLag(parts.map { TopicPartition(topic: config.inputTopic, partition: $0) })
         let quiet = Duration.milliseconds(min(config.partitionIdleMillis, config.idleFlushMillis))
         for (i, p) in parts.enumerated() {
             let idle = lags[i] == 0 && now - (inputLastEvent[p] ?? lastAssignment ?? now) >= quiet
@@ -575,27 +575,6 @@ public final class ScaleOutEngine {
 
     /// Input partitions this instance routes.
     var inputsOwned: Set<Int32> = []
-    /// The group's committed offset of input partitions nothing was read from since their
-    /// assignment (asked of the broker once per assignment, when needed).
-    var committedAtAssignment: [Int32: Int64] = [:]
-
-    /// Lag of input partitions. One nothing was read from since its assignment has no position
-    /// (a partition the previous owner read to its end): it is measured from the group's
-    /// committed offset, or it would never count as caught up — never idle, holding every
-    /// task's event time back and keeping `--exit-when-idle` from ever stopping.
-    func inputLags(_ parts: [Int32], consumer: KafkaConsumer) -> [Int64?] {
-        let tps = parts.map { TopicPartition(topic: config.inputTopic, partition: $0) }
-        var lags = consumer.cachedLag(tps)
-        guard lags.contains(where: { $0 == nil }) else { return lags }
-        let unknown = tps.enumerated().filter {
-            lags[$0.offset] == nil && inputNext[$0.element.partition] == nil && committedAtAssignment[$0.element.partition] == nil
-        }
-        if !unknown.isEmpty, let got = try? consumer.committed(unknown.map(\.element), timeoutMillis: 2000) {
-            for c in got { committedAtAssignment[c.partition] = c.offset }
-        }
-        lags = consumer.cachedLag(tps, fallback: parts.map { inputNext[$0] ?? committedAtAssignment[$0] })
-        return lags
-    }
 
     func dropPartitions(_ parts: [TopicPartition]) {
         for tp in parts {
@@ -609,16 +588,15 @@ public final class ScaleOutEngine {
                 inputLastEvent[tp.partition] = nil
                 lastRouteMarks[tp.partition] = nil
                 inputsOwned.remove(tp.partition)
-                committedAtAssignment[tp.partition] = nil
                 router.forget(input: tp.partition)
             }
         }
     }
 
     func caughtUp(_ consumer: KafkaConsumer) -> Bool {
-        let legs = tasks.keys.map { TopicPartition(topic: scale.legsTopic, partition: $0) }
-        return inputLags(inputsOwned.sorted(), consumer: consumer).allSatisfy { $0 == 0 }
-            && consumer.cachedLag(legs).allSatisfy { $0 == 0 }
+        let parts = inputsOwned.map { TopicPartition(topic: config.inputTopic, partition: $0) }
+            + tasks.keys.map { TopicPartition(topic: scale.legsTopic, partition: $0) }
+        return consumer.cachedLag(parts).allSatisfy { $0 == 0 }
     }
 }
 
