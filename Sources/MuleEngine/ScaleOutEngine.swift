@@ -540,6 +540,9 @@ public final class ScaleOutEngine {
             try store.write(partition: p, sequence: seq, snapshot: w.bytes, timeoutMillis: 30_000)
         } catch {
             logger.error("partition state not written (tried again later)", metadata: ["partition": "\(p)", "error": "\(error)"])
+            // Again after a snapshot interval, not at the next poll: a write that cannot succeed
+            // (a snapshot larger than the broker keeps) would otherwise be resent in a tight loop.
+            snapshotAt[p] = .now
             return
         }
         snapshotSequence[p] = seq
