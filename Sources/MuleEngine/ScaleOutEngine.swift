@@ -53,6 +53,8 @@ public struct ScaleOutCounters: Sendable, Equatable {
     public var restoreMillis: [Int32: Int64] = [:]
     public var commits: UInt64 = 0
     public var ruleReloads: UInt64 = 0
+    /// Legs partitions whose read position was out of range and moved past missing records.
+    public var legsSkipped: UInt64 = 0
     public var ruleReloadFailures: UInt64 = 0
 }
 
@@ -86,6 +88,19 @@ public final class ScaleOutEngine {
     let partitioner: LegPartitioner
     /// The librdkafka properties without consumer-only ones (producers, admin requests).
     let clientConfig: KafkaConfig
+    /// Each legs partition's detector: its share of the memory caps (`share(of:partitions:)`).
+    let taskConfig: DetectorConfig
+
+    /// The caps on accounts, remembered transfer ids and the transfer-id ring are for the whole
+    /// application: each legs partition holds about 1/n of the accounts, so it gets 1/n of each
+    /// (an instance owning every partition has the single-instance totals).
+    static func share(of c: DetectorConfig, partitions n: Int) -> DetectorConfig {
+        var t = c
+        t.maxAccounts = max(1, c.maxAccounts / n)
+        t.maxDedupEntries = max(1_024, c.maxDedupEntries / n)
+        t.transferIdLogBytes = max(1 << 20, c.transferIdLogBytes / n)
+        return t
+    }
     var router: LegRouter
     var consumer: KafkaConsumer?
     var tasks: [Int32: DetectTask] = [:]
@@ -136,6 +151,7 @@ public final class ScaleOutEngine {
         if let path = config.rulesPath { ruleWatch = RuleFileWatch(rulesPath: path, snoozeFile: config.snoozeFile) }
         self.partitioner = LegPartitioner(partitions: scale.legsPartitions)
         self.router = LegRouter(partitioner: partitioner, latenessMillis: config.detector.allowedLatenessMillis)
+        self.taskConfig = ScaleOutEngine.share(of: config.detector, partitions: Int(scale.legsPartitions))
         var producerConfig = KafkaConfig(config.kafka.properties.filter { !StreamEngine.consumerOnly.contains($0.key) }.map { ($0.key, $0.value) })
         producerConfig.logHandler = config.kafka.logHandler
         self.clientConfig = producerConfig
@@ -171,9 +187,9 @@ public final class ScaleOutEngine {
         // (librdkafka's default waits up to 500 ms when a partition is quiet).
         var consumerConfig = config.kafka
         if consumerConfig["fetch.wait.max.ms"] == nil { consumerConfig.set("fetch.wait.max.ms", "5") }
-        let consumer = try KafkaConsumer(config: consumerConfig, topics: [config.inputTopic, scale.legsTopic]) { [unowned self] event in
+        let consumer = try KafkaConsumer(config: consumerConfig, topics: [config.inputTopic, scale.legsTopic], onRebalance: { [unowned self] event in
             self.rebalanced(event)
-        }
+        }, onError: { [unowned self] error in self.consumerError(error) })
         consumer.assignmentOffsets = { [unowned self] parts in self.prepare(parts) }
         self.consumer = consumer
         defer {
@@ -463,6 +479,23 @@ public final class ScaleOutEngine {
         }
     }
 
+    /// Consumer errors are logged (librdkafka retries). One of them loses data: a legs partition
+    /// read from a position its retention already deleted (a task far behind, or state restored
+    /// from a snapshot older than the legs topic keeps) skips to the oldest record left, so the
+    /// legs in between are never applied. It is logged as an error and counted.
+    func consumerError(_ error: KafkaError) {
+        if (error.code == KafkaError.Code.autoOffsetReset || error.code == KafkaError.Code.offsetOutOfRange),
+           error.message.contains(scale.legsTopic) {
+            counters.legsSkipped += 1
+            logger.error("""
+                legs skipped: the legs topic no longer holds records this partition had not read (retention too short \
+                for how far the task is behind, or a snapshot older than the retention); alerts of those legs are missing
+                """, metadata: ["error": "\(error)"])
+        } else {
+            logger.warning("consumer: \(error)")
+        }
+    }
+
     func reloadRules(trigger: String) {
         guard let path = config.rulesPath else { return }
         switch readForReload(rulesPath: path, snoozeFile: config.snoozeFile, watch: &ruleWatch) {
@@ -567,14 +600,14 @@ public final class ScaleOutEngine {
             let p = tp.partition
             let scope = DetectorScope(partition: p, partitioner: partitioner, linkDelayMillis: scale.linkDelayMillis)
             let started = ContinuousClock.now
-            var task = DetectTask(rules: rules, config: config.detector, scope: scope, decoder: decoder)
+            var task = DetectTask(rules: rules, config: taskConfig, scope: scope, decoder: decoder)
             var next = TopicPartitionOffset.beginning
             do {
                 if let snap = try store.readLatest(partition: p, timeoutMillis: 30_000) {
                     var r = CheckpointReader(snap.bytes)
                     try r.tag("MSNP")
                     let offset = try r.i64("offset")
-                    task = try DetectTask(rules: rules, config: config.detector, scope: scope, restoring: Array(try r.raw("task")), decoder: decoder)
+                    task = try DetectTask(rules: rules, config: taskConfig, scope: scope, restoring: Array(try r.raw("task")), decoder: decoder)
                     next = offset
                     snapshotSequence[p] = snap.sequence
                     counters.snapshotsRestored += 1

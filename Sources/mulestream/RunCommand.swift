@@ -276,7 +276,12 @@ extension MuleStream {
             SignalTrap.install(stop, reload: reload)
             if let scale = config.scaleOut {
                 do {
-                    let engine = try ScaleOutEngine(config: config, scale: scale, rules: ruleSet, snoozes: snoozeList, logger: logger)
+                    let engine: ScaleOutEngine
+                    do {
+                        engine = try ScaleOutEngine(config: config, scale: scale, rules: ruleSet, snoozes: snoozeList, logger: logger)
+                    } catch EngineError.invalidConfiguration(let problems) {
+                        throw CLIFailure.usage(problems.joined(separator: "; "))
+                    }
                     let server = try httpAddress.map { address in
                         do { return try OpsServer.attach(to: engine, at: address, logger: logger) } catch {
                             throw CLIFailure.runtime("cannot serve --http \(address): \(error)")
