@@ -53,7 +53,7 @@ public struct ScaleOutCounters: Sendable, Equatable {
     public var restoreMillis: [Int32: Int64] = [:]
     public var commits: UInt64 = 0
     public var ruleReloads: UInt64 = 0
-    /// Legs partitions whose read position was out of range and moved past missing records.
+    /// Legs records never read: deleted by retention before their partition read them.
     public var legsSkipped: UInt64 = 0
     public var ruleReloadFailures: UInt64 = 0
 }
@@ -274,7 +274,7 @@ public final class ScaleOutEngine {
             "input_consumed": "\(counters.inputConsumed)", "legs_records": "\(counters.legsRecords)",
             "alerts": "\(counters.alertsPublished)", "dead_lettered": "\(counters.deadLettered)",
             "links_sent": "\(counters.linksSent)", "snapshots": "\(counters.snapshotsWritten)",
-            "restored": "\(counters.snapshotsRestored)",
+            "restored": "\(counters.snapshotsRestored)", "legs_skipped": "\(counters.legsSkipped)",
         ])
         return counters
     }
@@ -311,6 +311,9 @@ public final class ScaleOutEngine {
         }
         counters.legsRecords &+= 1
         guard tasks[partition] != nil else { return }  // revoked in this very poll
+        if let expected = taskNext[partition], message.offset > expected {
+            legsGap(partition: partition, expected: expected, got: message.offset)
+        }
         taskNext[partition] = message.offset + 1
         taskDirty.insert(partition)
         let value = message.value
@@ -479,21 +482,21 @@ public final class ScaleOutEngine {
         }
     }
 
-    /// Consumer errors are logged (librdkafka retries). One of them loses data: a legs partition
-    /// read from a position its retention already deleted (a task far behind, or state restored
-    /// from a snapshot older than the legs topic keeps) skips to the oldest record left, so the
-    /// legs in between are never applied. It is logged as an error and counted.
+    /// Consumer errors are logged; librdkafka retries.
     func consumerError(_ error: KafkaError) {
-        if (error.code == KafkaError.Code.autoOffsetReset || error.code == KafkaError.Code.offsetOutOfRange),
-           error.message.contains(scale.legsTopic) {
-            counters.legsSkipped += 1
-            logger.error("""
-                legs skipped: the legs topic no longer holds records this partition had not read (retention too short \
-                for how far the task is behind, or a snapshot older than the retention); alerts of those legs are missing
-                """, metadata: ["error": "\(error)"])
-        } else {
-            logger.warning("consumer: \(error)")
-        }
+        logger.warning("consumer: \(error)")
+    }
+
+    /// A legs record further on than the next one expected: the records in between are gone
+    /// (retention deleted them before this partition read them — a task far behind, or state
+    /// restored from a snapshot older than the legs topic keeps — and librdkafka skipped to the
+    /// oldest record left). Those legs are never applied: logged as an error and counted.
+    func legsGap(partition: Int32, expected: Int64, got: Int64) {
+        counters.legsSkipped &+= UInt64(got - expected)
+        logger.error("""
+            legs skipped: the legs topic no longer holds records this partition had not read (retention too short \
+            for how far the task is behind, or a snapshot older than the retention); alerts of those legs are missing
+            """, metadata: ["partition": "\(partition)", "expected_offset": "\(expected)", "offset": "\(got)"])
     }
 
     func reloadRules(trigger: String) {

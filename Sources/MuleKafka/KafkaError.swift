@@ -44,9 +44,6 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let fatal: Int32 = RD_KAFKA_RESP_ERR__FATAL.rawValue
         public static let state: Int32 = RD_KAFKA_RESP_ERR__STATE.rawValue
         public static let partitionEOF: Int32 = RD_KAFKA_RESP_ERR__PARTITION_EOF.rawValue
-        /// A fetch position was out of range and `auto.offset.reset` moved it (records skipped or re-read).
-        public static let autoOffsetReset: Int32 = RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET.rawValue
-        public static let offsetOutOfRange: Int32 = RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE.rawValue
     }
 
     // MARK: - Internal constructors from C
