@@ -275,40 +275,41 @@ extension MuleStream {
             let reload = ReloadRequest()
             SignalTrap.install(stop, reload: reload)
             if let scale = config.scaleOut {
+                let engine: ScaleOutEngine
                 do {
-                    let engine: ScaleOutEngine
-                    do {
-                        engine = try ScaleOutEngine(config: config, scale: scale, rules: ruleSet, snoozes: snoozeList, logger: logger)
-                    } catch EngineError.invalidConfiguration(let problems) {
-                        throw CLIFailure.usage(problems.joined(separator: "; "))
-                    }
-                    let server = try httpAddress.map { address in
-                        do { return try OpsServer.attach(to: engine, at: address, logger: logger) } catch {
-                            throw CLIFailure.runtime("cannot serve --http \(address): \(error)")
-                        }
-                    }
-                    defer { server?.shutdownBlocking() }
-                    if let server { say("http: listening on \(server.address)") }
-                    _ = try engine.run(stop: stop, reload: reload)
-                } catch let e as CLIFailure {
-                    throw e
+                    engine = try ScaleOutEngine(config: config, scale: scale, rules: ruleSet, snoozes: snoozeList, logger: logger)
+                } catch EngineError.invalidConfiguration(let problems) {
+                    throw CLIFailure.usage(problems.joined(separator: "; "))
                 } catch {
                     throw CLIFailure.runtime("\(error)")
                 }
+                try serving(httpAddress, attach: { try OpsServer.attach(to: engine, at: $0, logger: logger) }) {
+                    _ = try engine.run(stop: stop, reload: reload)
+                }
                 return
             }
+            let engine: StreamEngine
+            do { engine = try StreamEngine(config: config, rules: ruleSet, snoozes: snoozeList, logger: logger) } catch {
+                throw CLIFailure.runtime("\(error)")
+            }
+            try serving(httpAddress, attach: { try OpsServer.attach(to: engine, at: $0, logger: logger) }) {
+                _ = try engine.run(stop: stop, reload: reload)
+            }
+        }
+
+        /// Runs `body` with `--http` served: up before the engine starts (so /readyz answers 503
+        /// while it joins the group) and down only after it has committed (so /readyz answers 503
+        /// while it stops). Engine failures become runtime failures (exit 1).
+        private func serving(_ address: OpsAddress?, attach: (OpsAddress) throws -> OpsServer, _ body: () throws -> Void) throws {
             do {
-                let engine = try StreamEngine(config: config, rules: ruleSet, snoozes: snoozeList, logger: logger)
-                // Up before the engine starts (so /readyz answers 503 while it joins the group) and
-                // down only after it has committed (so /readyz answers 503 while it stops).
-                let server = try httpAddress.map { address in
-                    do { return try OpsServer.attach(to: engine, at: address, logger: logger) } catch {
+                let server = try address.map { address in
+                    do { return try attach(address) } catch {
                         throw CLIFailure.runtime("cannot serve --http \(address): \(error)")
                     }
                 }
                 defer { server?.shutdownBlocking() }
                 if let server { say("http: listening on \(server.address)") }
-                _ = try engine.run(stop: stop, reload: reload)
+                try body()
             } catch let e as CLIFailure {
                 throw e
             } catch {
