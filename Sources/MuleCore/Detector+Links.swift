@@ -256,13 +256,8 @@ extension Detector {
     /// at least as long as an account active at `ts`.
     mutating func remoteAccount(_ name: String, at ts: Int64) -> Int32 {
         var n = name
-        let (id, isNew) = n.withUTF8 { accounts.intern(UnsafeRawBufferPointer($0)) }
+        let id = n.withUTF8 { internAccount(UnsafeRawBufferPointer($0), at: ts).id }
         let i = Int(id)
-        if isNew {
-            if i == states.count { states.append(AccountState(firstSeen: ts)) } else { states[i] = AccountState(firstSeen: ts) }
-            lruAppend(id)
-            if accounts.count > config.maxAccounts { evictForCap() }
-        }
         if ts > states[i].lastActive {
             states[i].lastActive = ts
             lruTouch(id)

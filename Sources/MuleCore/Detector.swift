@@ -432,21 +432,28 @@ public struct Detector: Sendable {
 
 
     mutating func touchAccount(_ name: UnsafeRawBufferPointer, at ts: Int64) -> Int32 {
-        let (id, isNew) = accounts.intern(name)
+        let (id, isNew) = internAccount(name, at: ts)
         let i = Int(id)
-        if isNew {
-            if i == states.count {
-                states.append(AccountState(firstSeen: ts))
-            } else {
-                states[i] = AccountState(firstSeen: ts)
-            }
-            lruAppend(id)
-            if accounts.count > config.maxAccounts { evictForCap() }
-        } else if ts < states[i].firstSeen {
-            states[i].firstSeen = ts
-        }
+        if !isNew && ts < states[i].firstSeen { states[i].firstSeen = ts }
         states[i].pendingRefs += 1
         return id
+    }
+
+    /// The account's id; a new one gets fresh state (first seen at `ts`), joins the LRU list
+    /// and may evict the least recently active account beyond the cap.
+    @inline(__always)
+    mutating func internAccount(_ name: UnsafeRawBufferPointer, at ts: Int64) -> (id: Int32, isNew: Bool) {
+        let (id, isNew) = accounts.intern(name)
+        guard isNew else { return (id, false) }
+        let i = Int(id)
+        if i == states.count {
+            states.append(AccountState(firstSeen: ts))
+        } else {
+            states[i] = AccountState(firstSeen: ts)
+        }
+        lruAppend(id)
+        if accounts.count > config.maxAccounts { evictForCap() }
+        return (id, true)
     }
 
     @usableFromInline

@@ -118,7 +118,6 @@ public struct TaskClock: Sendable, Equatable {
     /// What the task advertises after applying up to `bound`: `pending` is the detector's
     /// `pendingFloor` (its earliest held transfer or link).
     public func floor(pending: Int64) -> Int64 {
-        let b = bound
-        return b == .min ? .min : min(b, pending)
+        min(bound, pending)
     }
 }
