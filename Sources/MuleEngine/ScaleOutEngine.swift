@@ -152,8 +152,7 @@ public final class ScaleOutEngine {
         self.partitioner = LegPartitioner(partitions: scale.legsPartitions)
         self.router = LegRouter(partitioner: partitioner, latenessMillis: config.detector.allowedLatenessMillis)
         self.taskConfig = ScaleOutEngine.share(of: config.detector, partitions: Int(scale.legsPartitions))
-        var producerConfig = KafkaConfig(config.kafka.properties.filter { !StreamEngine.consumerOnly.contains($0.key) }.map { ($0.key, $0.value) })
-        producerConfig.logHandler = config.kafka.logHandler
+        var producerConfig = config.kafka.withoutConsumerProperties
         self.clientConfig = producerConfig
         // Links and markers must reach each partition in the order they were sent, retries included.
         if producerConfig["enable.idempotence"] == nil { producerConfig.set("enable.idempotence", "true") }
@@ -242,7 +241,7 @@ public final class ScaleOutEngine {
             if config.progressIntervalMillis > 0, now - lastProgress >= .milliseconds(config.progressIntervalMillis) {
                 logger.info("progress", metadata: [
                     "input_consumed": "\(counters.inputConsumed)", "legs_records": "\(counters.legsRecords)",
-                    "input_events_per_s": "\(Int(Double(counters.inputConsumed - consumedAtProgress) / max(0.001, Self.seconds(now - lastProgress))))",
+                    "input_events_per_s": "\(Int(Double(counters.inputConsumed - consumedAtProgress) / max(0.001, seconds(now - lastProgress))))",
                     "alerts": "\(counters.alertsPublished)", "tasks": "\(tasks.keys.sorted())",
                     "accounts": "\(tasks.values.reduce(0) { $0 + $1.detector.trackedAccounts })",
                 ])
@@ -269,8 +268,11 @@ public final class ScaleOutEngine {
         logger.info("stopping: flushing, committing and writing partition state")
         try advanceTasks()
         try commitInputs()
-        for p in tasks.keys.sorted() { try writeSnapshot(p, reason: "shutdown") }
+        try writeSnapshots(tasks.keys.sorted(), reason: "shutdown")
+        let links = tasks.values.map(\.detector.linkCounters)
         logger.info("engine stopped", metadata: [
+            "links_applied": "\(links.reduce(0) { $0 + $1.applied })", "links_stale": "\(links.reduce(0) { $0 + $1.stale })",
+            "links_unmatched": "\(links.reduce(0) { $0 + $1.unmatched })",
             "input_consumed": "\(counters.inputConsumed)", "legs_records": "\(counters.legsRecords)",
             "alerts": "\(counters.alertsPublished)", "dead_lettered": "\(counters.deadLettered)",
             "links_sent": "\(counters.linksSent)", "snapshots": "\(counters.snapshotsWritten)",
@@ -295,10 +297,6 @@ public final class ScaleOutEngine {
             }
         }
         inputCount = Int32(try KafkaAdmin.partitionCount(config: clientConfig, topic: config.inputTopic, timeoutMillis: 15_000))
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     // MARK: records
@@ -462,7 +460,7 @@ public final class ScaleOutEngine {
         for alert in alerts {
             if fileSnoozes.snooze(for: alert) != nil {
                 counters.snoozedHits += 1
-                tally(alert, outcome: "snoozed")
+                tally(alert, outcome: "snoozed", at: now)
                 continue
             }
             let value = AlertEncoder.encode(alert, emittedAtMillis: now)
@@ -474,7 +472,7 @@ public final class ScaleOutEngine {
                 continue
             }
             if alert.mode == .shadow { counters.shadowAlertsPublished += 1 } else { counters.alertsPublished += 1 }
-            tally(alert, outcome: "published")
+            tally(alert, outcome: "published", at: now)
             logger.info("alert", metadata: StreamEngine.alertMetadata(alert).merging([
                 "score": "\(AlertEncoder.formatRatio(alert.score))", "mode": "\(alert.mode.name)", "topic": "\(topic)",
             ]) { a, _ in a })
@@ -550,22 +548,35 @@ public final class ScaleOutEngine {
     }
 
     func snapshotDue(now: ContinuousClock.Instant) throws {
+        var due: [Int32] = []
         for p in tasks.keys.sorted() where taskDirty.contains(p) {
             if now - (snapshotAt[p] ?? now) >= .milliseconds(scale.snapshotIntervalMillis) {
-                try writeSnapshot(p, reason: "interval")
+                due.append(p)
             } else if snapshotAt[p] == nil {
                 snapshotAt[p] = now
             }
         }
+        try writeSnapshots(due, reason: "interval")
     }
 
-    /// Snapshot payload: `MSNP`, the next legs offset, then the task state.
-    func writeSnapshot(_ p: Int32, reason: String) throws {
-        guard let task = tasks[p] else { return }
-        // Everything the state has sent (links, markers, alerts) is acknowledged first: a
-        // restored task must never be ahead of what others have received.
+    /// Writes the state of these legs partitions, once everything they have sent (links,
+    /// markers, alerts) is acknowledged — a restored task must never be ahead of what others
+    /// have received — then commits their legs offsets (for lag monitoring).
+    func writeSnapshots(_ partitions: [Int32], reason: String) throws {
+        guard !partitions.isEmpty else { return }
         sendFloors(force: true)
         guard try commitInputs() else { return }
+        var written: [TopicPartitionOffset] = []
+        for p in partitions where writeSnapshot(p, reason: reason) {
+            if let next = taskNext[p] { written.append(TopicPartitionOffset(topic: scale.legsTopic, partition: p, offset: next)) }
+        }
+        if let consumer, !written.isEmpty { try? consumer.commit(written) }
+    }
+
+    /// Snapshot payload: `MSNP`, the next legs offset, then the task state. False when it could
+    /// not be written (logged; tried again after a snapshot interval).
+    func writeSnapshot(_ p: Int32, reason: String) -> Bool {
+        guard let task = tasks[p] else { return false }
         var w = CheckpointWriter(reserving: 1 << 16)
         w.tag("MSNP")
         w.i64(taskNext[p] ?? 0)
@@ -579,7 +590,7 @@ public final class ScaleOutEngine {
             // Again after a snapshot interval, not at the next poll: a write that cannot succeed
             // (a snapshot larger than the broker keeps) would otherwise be resent in a tight loop.
             snapshotAt[p] = .now
-            return
+            return false
         }
         snapshotSequence[p] = seq
         snapshotAt[p] = .now
@@ -587,11 +598,9 @@ public final class ScaleOutEngine {
         counters.snapshotsWritten += 1
         logger.debug("partition state written", metadata: [
             "partition": "\(p)", "reason": "\(reason)", "bytes": "\(w.bytes.count)", "sequence": "\(seq)",
-            "ms": "\(Int(Self.seconds(.now - started) * 1000))",
+            "ms": "\(Int(seconds(.now - started) * 1000))",
         ])
-        if let consumer, let next = taskNext[p] {
-            try? consumer.commit([TopicPartitionOffset(topic: scale.legsTopic, partition: p, offset: next)])
-        }
+        return true
     }
 
     /// Called before partitions are assigned: restores each legs partition's task from its
@@ -603,14 +612,14 @@ public final class ScaleOutEngine {
             let p = tp.partition
             let scope = DetectorScope(partition: p, partitioner: partitioner, linkDelayMillis: scale.linkDelayMillis)
             let started = ContinuousClock.now
-            var task = DetectTask(rules: rules, config: taskConfig, scope: scope, decoder: decoder)
+            var restored: DetectTask?
             var next = TopicPartitionOffset.beginning
             do {
                 if let snap = try store.readLatest(partition: p, timeoutMillis: 30_000) {
                     var r = CheckpointReader(snap.bytes)
                     try r.tag("MSNP")
                     let offset = try r.i64("offset")
-                    task = try DetectTask(rules: rules, config: taskConfig, scope: scope, restoring: Array(try r.raw("task")), decoder: decoder)
+                    restored = try DetectTask(rules: rules, config: taskConfig, scope: scope, restoring: Array(try r.raw("task")), decoder: decoder)
                     next = offset
                     snapshotSequence[p] = snap.sequence
                     counters.snapshotsRestored += 1
@@ -620,7 +629,8 @@ public final class ScaleOutEngine {
                 logger.error("partition state unusable: starting it from the beginning of the legs partition",
                              metadata: ["partition": "\(p)", "error": "\(error)"])
             }
-            let ms = Int64(Self.seconds(.now - started) * 1000)
+            let task = restored ?? DetectTask(rules: rules, config: taskConfig, scope: scope, decoder: decoder)
+            let ms = Int64(seconds(.now - started) * 1000)
             counters.restoreMillis[p] = ms
             logger.info("partition assigned", metadata: [
                 "partition": "\(p)", "resume_offset": "\(next)", "restore_ms": "\(ms)",
@@ -652,7 +662,7 @@ public final class ScaleOutEngine {
             do {
                 try advanceTasks()
                 try commitInputs()
-                for tp in parts where tp.topic == scale.legsTopic { try writeSnapshot(tp.partition, reason: "revoked") }
+                try writeSnapshots(parts.filter { $0.topic == scale.legsTopic }.map(\.partition), reason: "revoked")
             } catch {
                 logger.error("could not hand over cleanly (the next owner repeats from the last snapshot)", metadata: ["error": "\(error)"])
             }
@@ -776,7 +786,7 @@ extension ScaleOutEngine {
         s.maxEventTime = tasks.values.map(\.detector.maxEventTime).max() ?? .min
         s.watermark = tasks.values.map(\.detector.watermark).min() ?? .min
         if let taken = statusTakenAt, now > taken {
-            s.eventsPerSecond = Double(counters.inputConsumed - consumedAtStatus) / Self.seconds(now - taken)
+            s.eventsPerSecond = Double(counters.inputConsumed - consumedAtStatus) / seconds(now - taken)
         }
         s.ruleSet = ruleSetHash(rules)
         s.rules = rules.map(\.key)
@@ -788,13 +798,8 @@ extension ScaleOutEngine {
         consumedAtStatus = counters.inputConsumed
     }
 
-    func tally(_ alert: Alert, outcome: String) {
-        alertTallies[AlertTally(rule: alert.ruleId, mode: alert.mode.name, outcome: outcome), default: 0] += 1
-        guard let monitor else { return }
-        recentAlerts.append(AlertDigest(alertId: alert.alertId, account: alert.account, rule: alert.ruleId,
-                                        ruleVersion: alert.ruleVersion, mode: alert.mode.name, severity: alert.severity.name,
-                                        score: alert.score, eventTs: alert.eventTs, emittedAt: wallClockMillis(),
-                                        snoozed: outcome == "snoozed", gang: alert.gang))
-        if recentAlerts.count > monitor.recentAlertLimit { recentAlerts.removeFirst(recentAlerts.count - monitor.recentAlertLimit) }
+    func tally(_ alert: Alert, outcome: String, at wallMillis: Int64) {
+        AlertDigest.record(alert, outcome: outcome, at: wallMillis, tallies: &alertTallies, recent: &recentAlerts,
+                           limit: monitor?.recentAlertLimit)
     }
 }

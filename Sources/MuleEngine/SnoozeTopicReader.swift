@@ -16,8 +16,7 @@ final class SnoozeTopicReader {
 
     init(config: KafkaConfig, topic: String, timeoutMillis: Int32) throws {
         self.topic = topic
-        var admin = KafkaConfig(config.properties.filter { !StreamEngine.consumerOnly.contains($0.key) }.map { ($0.key, $0.value) })
-        admin.logHandler = config.logHandler
+        let admin = config.withoutConsumerProperties
         adminConfig = admin
         let count = try KafkaAdmin.partitionCount(config: admin, topic: topic, timeoutMillis: timeoutMillis)
         partitions = (0..<Int32(count)).map { $0 }

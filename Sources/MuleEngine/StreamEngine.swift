@@ -146,8 +146,7 @@ public final class StreamEngine {
         self.fileSnoozes = SnoozeList(snoozes)
         if let path = config.rulesPath { ruleWatch = RuleFileWatch(rulesPath: path, snoozeFile: config.snoozeFile) }
         self.decoder = EventDecoder(limits: config.decoderLimits)
-        var producerConfig = KafkaConfig(config.kafka.properties.filter { !Self.consumerOnly.contains($0.key) }.map { ($0.key, $0.value) })
-        producerConfig.logHandler = config.kafka.logHandler
+        var producerConfig = config.kafka.withoutConsumerProperties
         if config.exactlyOnce { producerConfig.set("transactional.id", config.effectiveTransactionalId) }
         self.producer = try KafkaProducer(config: producerConfig)
         if let dir = config.checkpointDir {
@@ -605,9 +604,9 @@ public final class StreamEngine {
         s.maxEventTime = detector.maxEventTime
         s.watermark = detector.watermark
         if let taken = statusTakenAt, now > taken {
-            s.eventsPerSecond = Double(counters.consumed - consumedAtStatus) / Self.seconds(now - taken)
+            s.eventsPerSecond = Double(counters.consumed - consumedAtStatus) / seconds(now - taken)
         }
-        s.checkpointAgeSeconds = lastCheckpointAt.map { Self.seconds(now - $0) }
+        s.checkpointAgeSeconds = lastCheckpointAt.map { seconds(now - $0) }
         s.ruleSet = detector.ruleSet
         s.rules = detector.ruleList.map(\.key)
         s.recentAlerts = recentAlerts.reversed()
@@ -624,19 +623,10 @@ public final class StreamEngine {
         consumedAtStatus = counters.consumed
     }
 
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
     /// Counts an alert leaving the core by rule, mode and outcome, and keeps it for the live view.
     private func tally(_ alert: Alert, outcome: String, at wallMillis: Int64) {
-        counters.alerts[AlertTally(rule: alert.ruleId, mode: alert.mode.name, outcome: outcome), default: 0] += 1
-        guard let monitor else { return }
-        recentAlerts.append(AlertDigest(alertId: alert.alertId, account: alert.account, rule: alert.ruleId,
-                                        ruleVersion: alert.ruleVersion, mode: alert.mode.name, severity: alert.severity.name,
-                                        score: alert.score, eventTs: alert.eventTs, emittedAt: wallMillis,
-                                        snoozed: outcome == "snoozed", gang: alert.gang))
-        if recentAlerts.count > monitor.recentAlertLimit { recentAlerts.removeFirst(recentAlerts.count - monitor.recentAlertLimit) }
+        AlertDigest.record(alert, outcome: outcome, at: wallMillis, tallies: &counters.alerts, recent: &recentAlerts,
+                           limit: monitor?.recentAlertLimit)
     }
 
     /// Forgets the bookkeeping of partitions this instance no longer owns.

@@ -1,0 +1,34 @@
+import MuleCore
+import MuleKafka
+
+/// Pieces both engines (`StreamEngine`, `ScaleOutEngine`) use.
+
+extension KafkaConfig {
+    /// The properties for a producer or an admin client: consumer-only ones left out (librdkafka
+    /// warns about them), with the same log handler.
+    var withoutConsumerProperties: KafkaConfig {
+        var c = KafkaConfig(properties.filter { !StreamEngine.consumerOnly.contains($0.key) }.map { ($0.key, $0.value) })
+        c.logHandler = logHandler
+        return c
+    }
+}
+
+/// A duration in seconds, for rates and ages in status snapshots and logs.
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+extension AlertDigest {
+    /// Counts an alert leaving the core by rule, mode and outcome in `tallies`, and, when there is
+    /// a live view (`limit`), keeps it among the `limit` most recent.
+    static func record(_ alert: Alert, outcome: String, at wallMillis: Int64, tallies: inout [AlertTally: UInt64],
+                       recent: inout [AlertDigest], limit: Int?) {
+        tallies[AlertTally(rule: alert.ruleId, mode: alert.mode.name, outcome: outcome), default: 0] += 1
+        guard let limit else { return }
+        recent.append(AlertDigest(alertId: alert.alertId, account: alert.account, rule: alert.ruleId,
+                                  ruleVersion: alert.ruleVersion, mode: alert.mode.name, severity: alert.severity.name,
+                                  score: alert.score, eventTs: alert.eventTs, emittedAt: wallMillis,
+                                  snoozed: outcome == "snoozed", gang: alert.gang))
+        if recent.count > limit { recent.removeFirst(recent.count - limit) }
+    }
+}
