@@ -1,5 +1,7 @@
 /// Checkpointing per-account state: each live account's scalars and its legs in event-time
 /// order (the leg pool's chunks are rebuilt, so its layout is free to change), then the LRU order.
+/// The format is the same as before `AccountState` shrank to 64 bytes: times are written as 64-bit
+/// values, the cool-down end from `cooldownEnds` (`Int64.min` for an account that never alerted).
 extension Leg {
     func writeCheckpoint(to w: inout CheckpointWriter) {
         w.i64(ts)
@@ -29,7 +31,7 @@ extension Detector {
             w.i32(Int32(i))
             w.i64(s.firstSeen)
             w.i64(s.lastActive)
-            w.i64(s.cooldownUntil)
+            w.i64(cooldownEnd(of: Int32(i), s))
             w.i32(s.pendingRefs)
             w.i64(s.lastHop.any)
             w.i64(s.lastHop.muleIn)
@@ -53,6 +55,7 @@ extension Detector {
         guard n == accounts.idCapacity else { throw .corrupt("\(n) account states for \(accounts.idCapacity) ids") }
         states = ContiguousArray(repeating: AccountState(firstSeen: .min), count: n)
         legs = LegPool()
+        cooldownEnds = [:]
         var seen = 0
         while true {
             let id = try r.i32("account id")
@@ -60,7 +63,11 @@ extension Detector {
             guard accounts.contains(id) else { throw .corrupt("state for unknown account id \(id)") }
             var s = AccountState(firstSeen: try r.i64("first seen"))
             s.lastActive = try r.i64("last active")
-            s.cooldownUntil = try r.i64("cool-down")
+            let cooldown = try r.i64("cool-down")
+            if cooldown != .min {
+                s.flags |= AccountState.hasCooldown
+                cooldownEnds[id] = cooldown
+            }
             s.pendingRefs = try r.i32("pending refs")
             s.lastHop.any = try r.i64("last hop")
             s.lastHop.muleIn = try r.i64("last mule-style hop in")
@@ -84,6 +91,7 @@ extension Detector {
         guard lru == accounts.count else { throw .corrupt("LRU order lists \(lru) of \(accounts.count) accounts") }
         lruHead = -1
         lruTail = -1
+        idleScan = -1
         var listed = Set<Int32>()
         for _ in 0..<lru {
             let id = try r.i32("LRU id")

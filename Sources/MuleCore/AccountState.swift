@@ -27,20 +27,45 @@ struct Leg: Sendable {
 /// Where one account's legs live in the detector's `LegPool`: a power-of-two ring of
 /// `capacity` slots starting at `base`, holding `count` legs in event-time order from `head`.
 /// It grows by doubling up to the per-account cap and then overwrites its oldest leg.
+///
+/// 17 bytes, so that with the rest of `AccountState` it fits 64: the capacity is kept as its
+/// log2 (0 = no chunk), and `oldestUnit` lets `LegPool.dropBefore` answer "nothing to drop"
+/// (the usual case) from the account state alone, without a cache miss into the pool.
 @usableFromInline
 struct LegRing: Sendable {
     @usableFromInline var base: Int32 = 0
-    @usableFromInline var capacity: Int32 = 0
     @usableFromInline var head: Int32 = 0
     @usableFromInline var legCount: Int32 = 0
+    /// A lower bound of the oldest leg's time in units of 1024 ms (`ts >> 10`: 32 bits reach
+    /// 2039), `Int32.min` when unknown. Legs only leave from the oldest end, so it stays a
+    /// bound until refreshed.
+    @usableFromInline var oldestUnit: Int32 = .min
+    /// log2 of the chunk's size; 0 when the ring holds no chunk (chunks have 4 slots or more).
+    @usableFromInline var capacityLog2: UInt8 = 0
 
     @usableFromInline init() {}
 
     @inlinable var count: Int { Int(legCount) }
+    @inlinable var capacity: Int32 { (1 &<< Int32(capacityLog2)) & ~1 }
+    @inlinable var mask: Int32 { (1 &<< Int32(capacityLog2)) &- 1 }
 
     /// Position in the pool of the `i`-th leg.
     @inlinable @inline(__always)
-    func slot(_ i: Int) -> Int { Int(base) &+ ((Int(head) &+ i) & (Int(capacity) &- 1)) }
+    func slot(_ i: Int) -> Int { Int(base) &+ ((Int(head) &+ i) & Int(mask)) }
+
+    /// Whether a leg older than `cutoff` may be held (false: certainly none).
+    @inlinable @inline(__always)
+    func mayHold(before cutoff: Int64) -> Bool {
+        legCount > 0 && (Int64(oldestUnit) &<< 10 < cutoff || oldestUnit == .min)
+    }
+
+    /// `ts >> 10` (floor of ts / 1024) as a lower bound that fits 32 bits (`Int32.min`: unknown).
+    @inlinable @inline(__always)
+    static func unit(_ ts: Int64) -> Int32 {
+        let u = ts &>> 10
+        if u >= Int64(Int32.max) { return .max }
+        return u > Int64(Int32.min) ? Int32(truncatingIfNeeded: u) : .min
+    }
 }
 
 /// Every account's legs in one contiguous array, handed out in power-of-two chunks with a free
@@ -51,6 +76,8 @@ struct LegPool: Sendable {
     @usableFromInline var storage = ContiguousArray<Leg>()
     /// Free chunk offsets by log2 of their size.
     @usableFromInline var free = [[Int32]](repeating: [], count: 32)
+    /// Slots in chunks handed out (the rest of `storage` is on the free lists).
+    @usableFromInline var liveSlots = 0
 
     @usableFromInline init() {}
 
@@ -65,12 +92,14 @@ struct LegPool: Sendable {
     mutating func append(_ leg: Leg, to ring: inout LegRing, cap: Int) -> Bool {
         var evicted = false
         if ring.count == cap {
-            ring.head = (ring.head &+ 1) & (ring.capacity &- 1)
+            // The old bound still holds: the new oldest leg is not older than the one dropped.
+            ring.head = (ring.head &+ 1) & ring.mask
             ring.legCount -= 1
             evicted = true
         } else if ring.legCount == ring.capacity {
             grow(&ring, minimum: ring.count + 1)
         }
+        if ring.legCount == 0 { ring.oldestUnit = LegRing.unit(leg.ts) }
         storage[ring.slot(ring.count)] = leg
         ring.legCount += 1
         return evicted
@@ -85,6 +114,7 @@ struct LegPool: Sendable {
             i -= 1
         }
         self[ring, i] = leg
+        ring.oldestUnit = min(ring.oldestUnit, LegRing.unit(leg.ts))
         return evicted
     }
 
@@ -94,16 +124,19 @@ struct LegPool: Sendable {
         while cap < minimum { cap <<= 1 }
         let base = allocate(cap)
         let n = ring.legCount
+        let oldest = ring.oldestUnit
         for i in 0..<Int(n) { storage[base + i] = storage[ring.slot(i)] }
         release(&ring)
         ring.base = Int32(base)
-        ring.capacity = Int32(cap)
+        ring.capacityLog2 = UInt8(cap.trailingZeroBitCount)
         ring.legCount = n
+        ring.oldestUnit = oldest
     }
 
     /// A chunk of `size` (a power of two) slots: a freed one if any, else new at the end.
     mutating func allocate(_ size: Int) -> Int {
         let k = size.trailingZeroBitCount
+        liveSlots += size
         if let off = free[k].popLast() { return Int(off) }
         let off = storage.count
         precondition(off + size <= Int(Int32.max), "leg pool full")
@@ -116,18 +149,30 @@ struct LegPool: Sendable {
     /// Returns the ring's chunk to the pool; the ring is left empty.
     @usableFromInline
     mutating func release(_ ring: inout LegRing) {
-        if ring.capacity > 0 { free[Int(ring.capacity).trailingZeroBitCount].append(ring.base) }
+        if ring.capacityLog2 > 0 {
+            free[Int(ring.capacityLog2)].append(ring.base)
+            liveSlots -= Int(ring.capacity)
+        }
         ring = LegRing()
     }
 
-    /// Drops legs older than `cutoff`; an emptied ring gives its chunk back.
-    @inlinable
+    /// Drops legs older than `cutoff`; an emptied ring gives its chunk back. The usual case,
+    /// nothing to drop, is answered from the ring header alone.
+    @inlinable @inline(__always)
     mutating func dropBefore(_ cutoff: Int64, in ring: inout LegRing) {
-        while ring.legCount > 0 && storage[Int(ring.base) &+ Int(ring.head)].ts < cutoff {
-            ring.head = (ring.head &+ 1) & (ring.capacity &- 1)
-            ring.legCount -= 1
+        if ring.mayHold(before: cutoff) { dropOld(cutoff, in: &ring) }
+    }
+
+    @usableFromInline
+    mutating func dropOld(_ cutoff: Int64, in ring: inout LegRing) {
+        let oldest: Int64? = storage.withUnsafeBufferPointer { buf in
+            while ring.legCount > 0 && buf[Int(ring.base) &+ Int(ring.head)].ts < cutoff {
+                ring.head = (ring.head &+ 1) & ring.mask
+                ring.legCount -= 1
+            }
+            return ring.legCount > 0 ? buf[Int(ring.base) &+ Int(ring.head)].ts : nil
         }
-        if ring.legCount == 0 && ring.capacity > 0 { release(&ring) }
+        if let oldest { ring.oldestUnit = LegRing.unit(oldest) } else { release(&ring) }
     }
 
     /// Index (within the ring) of the first leg with `ts >= from`.
@@ -149,27 +194,50 @@ struct LegPool: Sendable {
         return lo
     }
 
+    /// Whether most of the storage sits on the free lists (worth `compacted`).
+    var isSparse: Bool { storage.count >= 1 << 16 && liveSlots * 4 < storage.count }
+
+    /// A pool holding the same legs in chunks just big enough, and `rings` pointed at them: gives
+    /// back the memory of rings freed since the high-water mark (after many accounts went idle).
+    func compacted(_ rings: inout ContiguousArray<AccountState>, live: (Int) -> Bool) -> LegPool {
+        var out = LegPool()
+        out.storage.reserveCapacity(liveSlots)
+        for i in rings.indices where live(i) && rings[i].legs.legCount > 0 {
+            let old = rings[i].legs
+            var ring = LegRing()
+            out.grow(&ring, minimum: old.count)
+            for k in 0..<old.count { out.storage[ring.slot(k)] = self[old, k] }
+            ring.legCount = old.legCount
+            ring.oldestUnit = old.oldestUnit
+            rings[i].legs = ring
+        }
+        return out
+    }
+
     /// Bytes of leg storage (chunks in use and free).
     var memoryBytes: Int {
         storage.capacity * MemoryLayout<Leg>.stride + free.reduce(0) { $0 + $1.capacity * 4 }
     }
 }
 
-/// What the core keeps per tracked account.
+/// What the core keeps per tracked account: 64 bytes (`AccountStateLayoutTests`).
 @usableFromInline
 struct AccountState: Sendable {
     @usableFromInline var legs = LegRing()
-    @usableFromInline var firstSeen: Int64
-    @usableFromInline var lastActive: Int64
-    /// Latest end of any rule's cool-down for this account (blocks eviction until then).
-    @usableFromInline var cooldownUntil: Int64 = .min
+    /// `hasCooldown`: the account raised an alert whose cool-down end is in the detector's
+    /// `cooldownEnds` (rare, so it does not take 8 bytes of every account).
+    @usableFromInline var flags: UInt8 = 0
     /// Transfers accepted but not yet applied that name this account (blocks eviction).
     @usableFromInline var pendingRefs: Int32 = 0
     @usableFromInline var lruPrev: Int32 = -1
     @usableFromInline var lruNext: Int32 = -1
+    @usableFromInline var firstSeen: Int64
+    @usableFromInline var lastActive: Int64
     /// When it last took part in a hop: read on every chain-rule evaluation, so it lives with
     /// the state already loaded (a separate array by id cost a cache miss per evaluation).
     @usableFromInline var lastHop = HopTimes()
+
+    @usableFromInline static let hasCooldown: UInt8 = 1
 
     @inlinable init(firstSeen: Int64) {
         self.firstSeen = firstSeen
@@ -186,4 +254,73 @@ struct HopTimes: Sendable {
     @usableFromInline var muleIn: Int64 = .min
 
     @usableFromInline init() {}
+}
+
+extension Detector {
+    /// Records that `account` raised an alert whose cool-down runs until `until`.
+    @usableFromInline
+    mutating func noteCooldown(of account: Int32, until: Int64) {
+        states[Int(account)].flags |= AccountState.hasCooldown
+        if until > cooldownEnds[account, default: .min] { cooldownEnds[account] = until }
+    }
+
+    /// End of the account's latest cool-down (`Int64.min`: it never raised an alert).
+    @inline(__always)
+    func cooldownEnd(of id: Int32, _ s: AccountState) -> Int64 {
+        s.flags & AccountState.hasCooldown == 0 ? .min : cooldownEnds[id, default: .min]
+    }
+
+    /// Gives back the leg chunks of accounts still tracked (for `accountMemoryMillis`, or held
+    /// by a pending transfer, a cool-down or a gang tie) whose legs have all left every window:
+    /// an idle account then costs its `AccountState` and its name, not a ring of legs. Walks the
+    /// LRU list from where it stopped, at most `limit` accounts, up to the first account active
+    /// since `watermark - longestWindow` (minus the link delay when the work is split, so a hop
+    /// link still finds the credit leg it names). Such legs are out of every rule's window (no
+    /// rule is evaluated before the watermark) and the account's next leg would drop them anyway.
+    /// Compacts the pool when most of it is then free.
+    @inline(__always)
+    mutating func releaseIdleLegs(limit: Int) {
+        guard idleScan >= 0, let horizon = legHorizon, states[Int(idleScan)].lastActive < horizon else { return }
+        releaseIdleLegs(before: horizon, limit: limit)
+    }
+
+    /// Legs of accounts last active before this have left every window (nil: none yet).
+    var legHorizon: Int64? {
+        let keep = longestWindow &+ (scope?.linkDelayMillis ?? 0)
+        return watermark > Int64.min &+ keep ? watermark &- keep : nil
+    }
+
+    /// The same for one account `evictIdle` keeps (and moves to the LRU tail, past the walk).
+    mutating func releaseLegsIfIdle(_ id: Int32) {
+        guard let horizon = legHorizon, states[Int(id)].lastActive < horizon else { return }
+        legs.release(&states[Int(id)].legs)
+    }
+
+    mutating func releaseIdleLegs(before horizon: Int64, limit: Int) {
+        var budget = limit
+        var released = false
+        while budget > 0, idleScan >= 0 {
+            let i = Int(idleScan)
+            guard states[i].lastActive < horizon else { break }
+            if states[i].legs.capacityLog2 > 0 {
+                legs.release(&states[i].legs)
+                released = true
+            }
+            idleScan = states[i].lruNext
+            budget -= 1
+        }
+        if released && legs.isSparse { compactLegs() }
+    }
+
+    /// Moves every account's legs into a pool just big enough (see `LegPool.compacted`).
+    mutating func compactLegs() {
+        let table = accounts
+        legs = legs.compacted(&states) { table.contains(Int32($0)) }
+    }
+
+    /// Bytes of per-account state by part (`stateBytes` adds dedup, the id log and buffers).
+    public var accountMemory: (table: Int, states: Int, legPool: Int, legPoolFree: Int, cooldowns: Int) {
+        (accounts.memoryBytes, states.capacity * MemoryLayout<AccountState>.stride, legs.memoryBytes,
+         (legs.storage.count - legs.liveSlots) * MemoryLayout<Leg>.stride, cooldownEnds.capacity * 16)
+    }
 }

@@ -214,6 +214,11 @@ public struct Detector: Sendable {
     @usableFromInline var partitionHolds: [Bool] = []
     @usableFromInline var lruHead: Int32 = -1
     @usableFromInline var lruTail: Int32 = -1
+    /// Where the walk giving back idle accounts' legs resumes in the LRU list: accounts before
+    /// it hold no legs (-1: past the tail). See `releaseIdleLegs`.
+    @usableFromInline var idleScan: Int32 = -1
+    /// End of the latest cool-down of each account that raised an alert (`AccountState.hasCooldown`).
+    @usableFromInline var cooldownEnds: [Int32: Int64] = [:]
     @usableFromInline var lastAlertAt: [UInt64: Int64] = [:]
     @usableFromInline var scan = WindowScan()
     @usableFromInline var hops = HopStore()
@@ -462,6 +467,7 @@ public struct Detector: Sendable {
         states[Int(id)].lruNext = -1
         if lruTail >= 0 { states[Int(lruTail)].lruNext = id } else { lruHead = id }
         lruTail = id
+        if idleScan < 0 { idleScan = id }
     }
 
     @usableFromInline
@@ -470,20 +476,38 @@ public struct Detector: Sendable {
         let n = states[Int(id)].lruNext
         if p >= 0 { states[Int(p)].lruNext = n } else { lruHead = n }
         if n >= 0 { states[Int(n)].lruPrev = p } else { lruTail = p }
+        if idleScan == id { idleScan = n }
     }
 
+    /// `lruUnlink` then `lruAppend`, through one pointer: every write into `states` checks
+    /// uniqueness, and a touch (once per leg) rewrites up to five links.
     @usableFromInline
     mutating func lruTouch(_ id: Int32) {
         if lruTail == id { return }
-        lruUnlink(id)
-        lruAppend(id)
+        var head = lruHead, tail = lruTail, scan = idleScan
+        states.withUnsafeMutableBufferPointer { st in
+            let i = Int(id)
+            let p = st[i].lruPrev, n = st[i].lruNext
+            if p >= 0 { st[Int(p)].lruNext = n } else { head = n }
+            if n >= 0 { st[Int(n)].lruPrev = p } else { tail = p }
+            if scan == id { scan = n }
+            st[i].lruPrev = tail
+            st[i].lruNext = -1
+            if tail >= 0 { st[Int(tail)].lruNext = id } else { head = id }
+            tail = id
+            if scan < 0 { scan = id }
+        }
+        lruHead = head
+        lruTail = tail
+        idleScan = scan
     }
 
     mutating func forget(_ id: Int32) {
         lruUnlink(id)
-        // Only an account that raised an alert has cool-down entries (raising sets cooldownUntil).
-        if states[Int(id)].cooldownUntil != .min {
+        // Only an account that raised an alert has cool-down entries (raising sets the flag).
+        if states[Int(id)].flags & AccountState.hasCooldown != 0 {
             for r in 0..<plans.count { lastAlertAt.removeValue(forKey: UInt64(UInt32(bitPattern: id)) << 16 | UInt64(r)) }
+            cooldownEnds.removeValue(forKey: id)
         }
         legs.release(&states[Int(id)].legs)
         forgetChains(of: id)
@@ -501,13 +525,15 @@ public struct Detector: Sendable {
             let id = lruHead
             let s = states[Int(id)]
             guard s.lastActive < horizon else { break }
-            if s.pendingRefs > 0 || s.cooldownUntil >= watermark || gangs.isTied(id) {
+            if s.pendingRefs > 0 || cooldownEnd(of: id, s) >= watermark || gangs.isTied(id) {
+                releaseLegsIfIdle(id)
                 lruTouch(id)  // still matters; look again later
                 continue
             }
             forget(id)
             counters.accountsEvictedIdle &+= 1
         }
+        releaseIdleLegs(limit: limit)
     }
 
     @usableFromInline
@@ -575,12 +601,14 @@ public struct Detector: Sendable {
 
     mutating func addLeg(_ leg: Leg, to account: Int32, inOrder: Bool, keepFrom: Int64, cap: Int) {
         let i = Int(account)
-        states[i].pendingRefs -= 1
-        if inOrder { legs.dropBefore(keepFrom, in: &states[i].legs) }
-        let evicted = inOrder
-            ? legs.append(leg, to: &states[i].legs, cap: cap) : legs.insertSorted(leg, into: &states[i].legs, cap: cap)
+        // Changed in a local copy and stored once: each write into `states` checks uniqueness.
+        var s = states[i]
+        s.pendingRefs -= 1
+        if inOrder { legs.dropBefore(keepFrom, in: &s.legs) }
+        let evicted = inOrder ? legs.append(leg, to: &s.legs, cap: cap) : legs.insertSorted(leg, into: &s.legs, cap: cap)
         if evicted { counters.legsEvicted &+= 1 }
-        if leg.ts > states[i].lastActive { states[i].lastActive = leg.ts }
+        if leg.ts > s.lastActive { s.lastActive = leg.ts }
+        states[i] = s
         lruTouch(account)
     }
 
@@ -628,7 +656,7 @@ public struct Detector: Sendable {
             }
             lastAlertAt[key] = t
             let until = t &+ plan.cooldownMillis
-            if until > states[Int(account)].cooldownUntil { states[Int(account)].cooldownUntil = until }
+            noteCooldown(of: account, until: until)
             // The alert reports every window statistic, not only those the rule reads.
             scan.run(pool: legs, ring: ring, start: start, rule: plan.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
             scan.completeAll()

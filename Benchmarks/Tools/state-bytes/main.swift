@@ -1,6 +1,9 @@
 // Bytes per tracked account: N accounts, each holding a few legs (pairs paying each other
 // within one window), then `Detector.stateBytes / trackedAccounts` and the process RSS delta.
-// Usage: state-bytes [accounts=1000000] [legsPerAccount=4]
+// Usage: state-bytes [accounts=1000000] [legsPerAccount=4] [hopWindowMs] [--idle]
+// --idle: accounts are remembered 30 days (`accountMemoryMillis`) and event time then moves past
+// the longest rule window, so every account is tracked with no legs left in any window (dedup
+// horizon one minute, see below).
 import BenchSupport
 import Glibc
 import MuleCore
@@ -17,6 +20,7 @@ func residentBytes() -> Int {
     return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
+let idle = CommandLine.arguments.contains("--idle")
 let args = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let accounts = args.count > 0 ? args[0] : 1_000_000
 let legs = args.count > 1 ? args[1] : 4
@@ -49,7 +53,14 @@ for r in 0..<rounds {
 var config = DetectorConfig()
 config.maxDedupEntries = 1 << 30
 // Third argument: hop window in ms (0 = no hops, to measure the account state alone).
-if CommandLine.arguments.count > 3 { config.chains.hopWindowMillis = Int64(CommandLine.arguments[3])! }
+if args.count > 2 { config.chains.hopWindowMillis = Int64(args[2]) }
+// Idle accounts are remembered long after their transfers leave the dedup horizon (24 h by
+// default); a one-minute horizon keeps the dedup index (sized by transfers per horizon, not by
+// accounts) out of the per-account figure.
+if idle {
+    config.accountMemoryMillis = 30 * 86_400_000
+    config.dedupHorizonMillis = 60_000
+}
 let before = residentBytes()
 var d = Detector(rules: rules, config: config)
 let afterInit = residentBytes()
@@ -64,13 +75,26 @@ arena.withUnsafeBytes { raw in
 }
 d.advanceWatermark(to: t0 + Int64(rounds * accounts))  // apply everything, still within the window
 alertCount += d.takeAlerts().count
+if idle {
+    // Past every window: each step lets the detector walk its next accounts (a stream moves
+    // event time on with every event; here nothing else happens).
+    let longest = rules.map(\.windowMillis).max() ?? 0
+    var w = t0 + Int64(rounds * accounts) + longest + 1
+    for _ in 0...(accounts / 256 + 1) {
+        d.advanceWatermark(to: w)
+        w += 1
+    }
+    alertCount += d.takeAlerts().count
+}
 let after = residentBytes()
 let n = d.trackedAccounts
-print("accounts tracked:        \(n) (\(legs) legs each)")
+print("accounts tracked:        \(n) (\(legs) legs each\(idle ? ", then idle: no legs left in any window" : ""))")
 print("stateBytes:              \(d.stateBytes) = \(d.stateBytes / max(n, 1)) bytes/account")
 print("RSS delta (after init):  \(after - afterInit) = \((after - afterInit) / max(n, 1)) bytes/account")
 print("RSS delta (incl. init):  \(after - before) = \((after - before) / max(n, 1)) bytes/account")
 print("  fixed at init (id log, dedup, tables): \(afterInit - before) bytes")
 print("alerts handed over:      \(alertCount)")
+let m = d.accountMemory
+print("per account: table \(m.table / max(n, 1)), states \(m.states / max(n, 1)), leg pool \(m.legPool / max(n, 1)) (free \(m.legPoolFree / max(n, 1))), cool-downs \(m.cooldowns / max(n, 1)) bytes")
 let chain = d.chainState
 print("chain state:             \(chain.hops) hops, \(chain.ties) gang ties, \(chain.bytes) bytes (\(chain.hops > 0 ? chain.bytes / chain.hops : 0) bytes/hop)")
