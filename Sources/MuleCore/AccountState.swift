@@ -280,7 +280,9 @@ extension Detector {
     /// Compacts the pool when most of it is then free.
     @inline(__always)
     mutating func releaseIdleLegs(limit: Int) {
-        guard idleScan >= 0, let horizon = legHorizon, states[Int(idleScan)].lastActive < horizon else { return }
+        // Cheap test first (the usual answer): the account there was active within the window.
+        guard idleScan >= 0, states[Int(idleScan)].lastActive &+ longestWindow < watermark,
+              let horizon = legHorizon, states[Int(idleScan)].lastActive < horizon else { return }
         releaseIdleLegs(before: horizon, limit: limit)
     }
 

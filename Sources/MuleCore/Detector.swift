@@ -485,21 +485,26 @@ public struct Detector: Sendable {
     mutating func lruTouch(_ id: Int32) {
         if lruTail == id { return }
         var head = lruHead, tail = lruTail, scan = idleScan
-        states.withUnsafeMutableBufferPointer { st in
-            let i = Int(id)
-            let p = st[i].lruPrev, n = st[i].lruNext
-            if p >= 0 { st[Int(p)].lruNext = n } else { head = n }
-            if n >= 0 { st[Int(n)].lruPrev = p } else { tail = p }
-            if scan == id { scan = n }
-            st[i].lruPrev = tail
-            st[i].lruNext = -1
-            if tail >= 0 { st[Int(tail)].lruNext = id } else { head = id }
-            tail = id
-            if scan < 0 { scan = id }
-        }
+        states.withUnsafeMutableBufferPointer { Detector.lruTouch(id, in: $0, head: &head, tail: &tail, scan: &scan) }
         lruHead = head
         lruTail = tail
         idleScan = scan
+    }
+
+    @inline(__always)
+    static func lruTouch(_ id: Int32, in st: UnsafeMutableBufferPointer<AccountState>,
+                         head: inout Int32, tail: inout Int32, scan: inout Int32) {
+        if tail == id { return }
+        let i = Int(id)
+        let p = st[i].lruPrev, n = st[i].lruNext
+        if p >= 0 { st[Int(p)].lruNext = n } else { head = n }
+        if n >= 0 { st[Int(n)].lruPrev = p } else { tail = p }
+        if scan == id { scan = n }
+        st[i].lruPrev = tail
+        st[i].lruNext = -1
+        if tail >= 0 { st[Int(tail)].lruNext = id } else { head = id }
+        tail = id
+        if scan < 0 { scan = id }
     }
 
     mutating func forget(_ id: Int32) {
@@ -601,15 +606,21 @@ public struct Detector: Sendable {
 
     mutating func addLeg(_ leg: Leg, to account: Int32, inOrder: Bool, keepFrom: Int64, cap: Int) {
         let i = Int(account)
-        // Changed in a local copy and stored once: each write into `states` checks uniqueness.
-        var s = states[i]
-        s.pendingRefs -= 1
-        if inOrder { legs.dropBefore(keepFrom, in: &s.legs) }
-        let evicted = inOrder ? legs.append(leg, to: &s.legs, cap: cap) : legs.insertSorted(leg, into: &s.legs, cap: cap)
+        var ring = states[i].legs
+        if inOrder { legs.dropBefore(keepFrom, in: &ring) }
+        let evicted = inOrder ? legs.append(leg, to: &ring, cap: cap) : legs.insertSorted(leg, into: &ring, cap: cap)
         if evicted { counters.legsEvicted &+= 1 }
-        if leg.ts > s.lastActive { s.lastActive = leg.ts }
-        states[i] = s
-        lruTouch(account)
+        // The state and the LRU links through one pointer: each write into `states` checks uniqueness.
+        var head = lruHead, tail = lruTail, scan = idleScan
+        states.withUnsafeMutableBufferPointer { st in
+            st[i].legs = ring
+            st[i].pendingRefs -= 1
+            if leg.ts > st[i].lastActive { st[i].lastActive = leg.ts }
+            Detector.lruTouch(account, in: st, head: &head, tail: &tail, scan: &scan)
+        }
+        lruHead = head
+        lruTail = tail
+        idleScan = scan
     }
 
     @usableFromInline
