@@ -93,8 +93,8 @@ public struct DetectorCounters: Sendable, Equatable {
 struct RulePlan: Sendable {
     @usableFromInline var windowMillis: Int64
     @usableFromInline var cooldownMillis: Int64
-    @usableFromInline var credits: LegFilter
-    @usableFromInline var debits: LegFilter
+    @usableFromInline var creditBits: LegFilterBits
+    @usableFromInline var debitBits: LegFilterBits
     @usableFromInline var scoreBase: Double
     /// Root op of `conditions` in the program.
     @usableFromInline var condition: Int32
@@ -104,7 +104,8 @@ struct RulePlan: Sendable {
     @usableFromInline var needsMatching: Bool
     @usableFromInline var needsDwell: Bool
     @usableFromInline var needsCreditTimes: Bool
-    @usableFromInline var needsDistinct: Bool
+    @usableFromInline var needsDistinctPayers: Bool
+    @usableFromInline var needsDistinctPayees: Bool
     @usableFromInline var hasOutcomes: Bool
     @usableFromInline var needsChain: Bool
     @usableFromInline var readsChainDepth: Bool
@@ -113,7 +114,9 @@ struct RulePlan: Sendable {
     @usableFromInline var chainOnly: Bool
     /// Its conditions (not only its signals) read `gang_size`.
     @usableFromInline var conditionReadsGang: Bool
-    /// Fewest legs the window must hold for the rule to possibly fire (cheap pre-check).
+    /// What the window must hold for the conditions to possibly hold (cheap pre-checks).
+    @usableFromInline var needs: WindowNeeds
+    /// Fewest legs of any kind the window must hold (`needs.legs`: checked before any pass).
     @usableFromInline var minLegs: Int
     @usableFromInline var onCredit: Bool
     @usableFromInline var onDebit: Bool
@@ -123,15 +126,18 @@ struct RulePlan: Sendable {
         var r = self
         r.needsMatching = true
         r.needsDwell = true
-        r.needsDistinct = true
+        r.needsDistinctPayers = true
+        r.needsDistinctPayees = true
+        r.needs = .none
+        r.minLegs = 0
         return r
     }
 
     init(_ rule: Rule, program: inout ConditionProgram, signals: inout ContiguousArray<SignalPlan>) {
         windowMillis = rule.windowMillis
         cooldownMillis = rule.cooldownMillis
-        credits = rule.credits
-        debits = rule.debits
+        creditBits = LegFilterBits(rule.credits)
+        debitBits = LegFilterBits(rule.debits)
         scoreBase = rule.scoreBase
         condition = program.compile(rule.conditions)
         signalStart = Int32(signals.count)
@@ -142,29 +148,17 @@ struct RulePlan: Sendable {
         needsDwell = ms.contains { $0 == .dwellMedian || $0 == .dwellP90 }
         needsMatching = needsDwell || ms.contains(.passThrough)
         needsCreditTimes = ms.contains { if case .burst = $0 { true } else { false } }
-        needsDistinct = ms.contains(.distinctPayers) || ms.contains(.distinctPayees)
+        needsDistinctPayers = ms.contains(.distinctPayers)
+        needsDistinctPayees = ms.contains(.distinctPayees)
         needsChain = ms.contains(.chainDepth) || ms.contains(.chainPayers) || ms.contains(.gangSize)
         readsChainDepth = ms.contains(.chainDepth)
         readsChainPayers = ms.contains(.chainPayers)
         chainOnly = needsChain && ms.allSatisfy { $0 == .chainDepth || $0 == .chainPayers || $0 == .gangSize }
         conditionReadsGang = rule.conditions.metrics.contains(.gangSize)
-        minLegs = RulePlan.minimumLegs(rule.conditions)
+        needs = WindowNeeds(rule.conditions)
+        minLegs = needs.legs
         onCredit = rule.trigger != .debit
         onDebit = rule.trigger != .credit
-    }
-
-    static func minimumLegs(_ c: Condition) -> Int {
-        switch c {
-        case .all(let cs): return cs.map(minimumLegs).max() ?? 0
-        case .any(let cs): return cs.map(minimumLegs).min() ?? 0
-        case .not: return 0
-        case .metric(let m, let b):
-            switch m {
-            case .inCount, .distinctPayers, .outCount, .distinctPayees, .burst:
-                return Int(max(0, (b.min ?? 0).rounded(.up)))
-            default: return 0
-            }
-        }
     }
 }
 
@@ -598,7 +592,8 @@ public struct Detector: Sendable {
             if !plan.chainOnly {
                 start = legs.firstIndex(ring, atOrAfter: from)
                 if ring.count - start < plan.minLegs { continue }
-                scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+                guard scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+                else { continue }
             }
             if plan.needsChain {
                 chainMetrics(account: account, ring: ring, from: from, start: &start,
@@ -630,7 +625,7 @@ public struct Detector: Sendable {
             let until = t &+ plan.cooldownMillis
             if until > states[Int(account)].cooldownUntil { states[Int(account)].cooldownUntil = until }
             // The alert reports every window statistic, not only those the rule reads.
-            scan.run(pool: legs, ring: ring, start: start, rule: plan.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
+            _ = scan.run(pool: legs, ring: ring, start: start, rule: plan.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
             scan.completeAll()
             alerts.append(makeAlert(account: account, rule: rules[r], start: start, at: t, score: score, action: action))
             counters.alertsRaised &+= 1
