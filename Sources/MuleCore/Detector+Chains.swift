@@ -213,8 +213,6 @@ extension Detector {
     /// `[from, …]`; `start` is the window's first leg, found here (and handed back) if still -1
     /// and needed.
     mutating func chainMetrics(account: Int32, ring: LegRing, from: Int64, start: inout Int, depth wantDepth: Bool, payers wantPayers: Bool) {
-        var depth = 0
-        chainMatched.removeAll(keepingCapacity: true)
         scan.chainDepth = 0
         scan.chainPayers = 0
         // Most accounts never took part in a hop, and fewer still received a mule-style one:
@@ -225,8 +223,13 @@ extension Detector {
         guard last >= from else { return }
         if start < 0 { start = legs.firstIndex(ring, atOrAfter: from) }
         guard start < ring.count, last >= legs[ring, start].ts else { return }
+        var depth = 0
+        chainMatched.removeAll(keepingCapacity: true)
         for i in start..<ring.count {
             let leg = legs[ring, i]
+            // A hop raises its sender's `any` and (mule-style) its receiver's `muleIn` to the
+            // transfer's time, and the legs are in time order: none after `last` is one we count.
+            if leg.ts > last { break }
             if leg.isCredit ? !wantPayers : !wantDepth { continue }
             guard let (_, h) = hops.hop(forTransfer: leg.txHandle) else { continue }
             if !leg.isCredit && h.from == account { depth = max(depth, Int(h.depth)) }

@@ -114,6 +114,10 @@ struct RulePlan: Sendable {
     @usableFromInline var chainOnly: Bool
     /// Its conditions (not only its signals) read `gang_size`.
     @usableFromInline var conditionReadsGang: Bool
+    /// For a rule whose conditions read only chain depth and chain payers: whether they hold
+    /// when both are 0, as they are for every account without a hop in the window (most of
+    /// them), so those evaluations need not walk the condition program.
+    @usableFromInline var holdsWithoutHops: Bool?
     /// What the window must hold for the conditions to possibly hold (cheap pre-checks).
     @usableFromInline var needs: WindowNeeds
     /// Fewest legs of any kind the window must hold (`needs.legs`: checked before any pass).
@@ -157,6 +161,11 @@ struct RulePlan: Sendable {
         conditionReadsGang = rule.conditions.metrics.contains(.gangSize)
         needs = WindowNeeds(rule.conditions)
         minLegs = needs.legs
+        holdsWithoutHops = nil
+        if chainOnly && !conditionReadsGang {
+            var zero = WindowScan()  // every metric 0
+            holdsWithoutHops = zero.holds(program, condition)
+        }
         onCredit = rule.trigger != .debit
         onDebit = rule.trigger != .credit
     }
@@ -581,26 +590,31 @@ public struct Detector: Sendable {
     @usableFromInline
     mutating func evaluate(account: Int32, at t: Int64, credit: Bool, chainRulesOnly: Bool = false) {
         for r in 0..<plans.count {
+            // Trigger first: the plan is copied out only for the rules this leg triggers.
+            if credit ? !plans[r].onCredit : !plans[r].onDebit { continue }
+            if chainRulesOnly && !plans[r].needsChain { continue }
             let plan = plans[r]
-            if credit ? !plan.onCredit : !plan.onDebit { continue }
-            if chainRulesOnly && !plan.needsChain { continue }
             let from = t &- plan.windowMillis
             let ring = states[Int(account)].legs
             // -1 until needed: a rule reading chain metrics only looks at the legs when the
             // account took part in a hop within its window (most never do).
             var start = -1
             if !plan.chainOnly {
-                start = legs.firstIndex(ring, atOrAfter: from)
-                if ring.count - start < plan.minLegs { continue }
-                guard scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+                if ring.count < plan.minLegs { continue }
+                guard scan.run(pool: legs, ring: ring, from: from, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
                 else { continue }
+                start = scan.start
             }
             if plan.needsChain {
                 chainMetrics(account: account, ring: ring, from: from, start: &start,
                              depth: plan.readsChainDepth, payers: plan.readsChainPayers)
                 scan.gangSize = plan.conditionReadsGang ? gangSize(of: account) : 0
             }
-            guard scan.holds(program, plan.condition) else { continue }
+            if let known = plan.holdsWithoutHops, scan.chainDepth == 0, scan.chainPayers == 0 {
+                guard known else { continue }
+            } else {
+                guard scan.holds(program, plan.condition) else { continue }
+            }
             if plan.needsChain && !plan.conditionReadsGang { scan.gangSize = gangSize(of: account) }
             if start < 0 { start = legs.firstIndex(ring, atOrAfter: from) }
             var score = plan.scoreBase
@@ -625,7 +639,7 @@ public struct Detector: Sendable {
             let until = t &+ plan.cooldownMillis
             if until > states[Int(account)].cooldownUntil { states[Int(account)].cooldownUntil = until }
             // The alert reports every window statistic, not only those the rule reads.
-            _ = scan.run(pool: legs, ring: ring, start: start, rule: plan.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
+            _ = scan.run(pool: legs, ring: ring, from: from, rule: plan.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
             scan.completeAll()
             alerts.append(makeAlert(account: account, rule: rules[r], start: start, at: t, score: score, action: action))
             counters.alertsRaised &+= 1

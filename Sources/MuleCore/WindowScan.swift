@@ -45,6 +45,8 @@ struct WindowScan: Sendable {
     var credits = LegFilterBits(.any)
     var debits = LegFilterBits(.any)
     var collectDwell = false
+    /// No amount in the window is negative (the decoder guarantees it; checked, not assumed).
+    var amountsPositive = true
     var matchingDone = true
     var dwellDone = true
 
@@ -88,17 +90,19 @@ struct WindowScan: Sendable {
         }
     }
 
-    /// Scans legs `start...` of the ring with `rule`'s filters. Metrics the rule cannot read are
-    /// left at zero/nil, as before: `reporting` plans ask for all of them.
+    /// Scans the legs of the ring in the window `[from, …]` with `rule`'s filters, and sets
+    /// `start` to the window's first leg. Metrics the rule cannot read are left at zero/nil, as
+    /// before: `reporting` plans ask for all of them.
     ///
     /// Returns false, with only the counts and amounts filled in, when they already show that
     /// the rule's conditions cannot hold (`RulePlan.needs`): most windows stop there, after one
-    /// pass that only counts, before the distinct sets and credit times are built.
+    /// pass that only counts, before the distinct sets and credit times are built. That pass
+    /// walks back from the newest leg, so it finds the window's start on the way (the legs
+    /// before it, up to the longest rule's window, are never read).
     @usableFromInline
-    mutating func run(pool: LegPool, ring: LegRing, start: Int, rule: RulePlan, now: Int64, firstSeen: Int64) -> Bool {
+    mutating func run(pool: LegPool, ring: LegRing, from: Int64, rule: RulePlan, now: Int64, firstSeen: Int64) -> Bool {
         self.now = now
         self.firstSeen = firstSeen
-        self.start = start
         credits = rule.creditBits
         debits = rule.debitBits
         distinctPayers = 0; distinctPayees = 0; matchedUnits = 0
@@ -108,14 +112,16 @@ struct WindowScan: Sendable {
         dwellDone = !rule.needsDwell
         let credits = self.credits
         let debits = self.debits
-        let count = ring.count
         var inCount = 0, outCount = 0
         var inAmount: Int64 = 0, outAmount: Int64 = 0
-        pool.storage.withUnsafeBufferPointer { buf in
-            var i = start
-            while i < count {
-                let leg = buf[ring.slot(i)]
-                i &+= 1
+        var signs: Int64 = 0
+        start = pool.storage.withUnsafeBufferPointer { buf in
+            var i = ring.count
+            while i > 0 {
+                let leg = buf[ring.slot(i &- 1)]
+                if leg.ts < from { break }
+                i &-= 1
+                signs |= leg.amount
                 if leg.isCredit {
                     guard credits.accepts(leg) else { continue }
                     inCount &+= 1
@@ -126,7 +132,9 @@ struct WindowScan: Sendable {
                     outAmount &+= leg.amount
                 }
             }
+            return i
         }
+        amountsPositive = signs >= 0
         self.inCount = inCount
         self.inAmount = inAmount
         self.outCount = outCount
@@ -208,7 +216,8 @@ struct WindowScan: Sendable {
     /// Drops the scan's reference to the leg pool (the detector is about to append to it).
     @usableFromInline
     mutating func releaseLegs() {
-        legStorage = []
+        // Most evaluations never took the reference (the counting pass reads the pool in place).
+        if legStorage.capacity > 0 { legStorage = [] }
         ring = LegRing()
     }
 
@@ -400,6 +409,13 @@ struct WindowScan: Sendable {
         case .not:
             return !holds(ops, i + 1)
         case .metric:
+            // Matched money is at most what went out (every amount is positive), so a window
+            // whose outflow is already below the bound fails without matching. Same rounding as
+            // the exact value: one division by the same denominator, and division is monotone.
+            if op.slot == .passThrough && !matchingDone && amountsPositive && inAmount > 0
+                && Double(Swift.min(inAmount, outAmount)) / Double(inAmount) < op.min {
+                return false
+            }
             // Same as `Bound.contains`: NaN (an undefined metric) never satisfies a bound.
             let v = value(op.slot, burstWidth: op.burstWidth)
             return !v.isNaN && !(v < op.min) && !(v > op.max)

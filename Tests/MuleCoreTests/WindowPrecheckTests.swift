@@ -45,13 +45,15 @@ import Testing
             let start = pool.firstIndex(ring, atOrAfter: now - rule.windowMillis)
 
             var reference = WindowScan()
-            let described = reference.run(pool: pool, ring: ring, start: start, rule: full, now: now, firstSeen: now - 1)
-            #expect(described)
+            let described = reference.run(pool: pool, ring: ring, from: now - rule.windowMillis, rule: full, now: now, firstSeen: now - 1)
+            #expect(described && reference.start == start)
+            // Every metric computed exactly first, so no shortcut of `holds` is taken here.
+            reference.completeAll()
             let holds = reference.holds(program, plan.condition)
             let enough = ring.count - start >= plan.minLegs
 
             var fast = WindowScan()
-            let possible = enough && fast.run(pool: pool, ring: ring, start: start, rule: plan, now: now, firstSeen: now - 1)
+            let possible = enough && fast.run(pool: pool, ring: ring, from: now - rule.windowMillis, rule: plan, now: now, firstSeen: now - 1)
             if !possible {
                 #expect(!holds, "pre-check rejected a window whose conditions hold (seed \(seed))")
                 tally.add(rejected: true, holds: holds)
@@ -98,6 +100,45 @@ import Testing
         #expect(WindowNeeds(.metric(.distinctPayees, Bound(min: 1e300))).debits == Int(Int32.max))
         #expect(WindowNeeds(.metric(.inCount, Bound(min: -3))) == .none)
         #expect(WindowNeeds(.metric(.outAmount, Bound(min: 10))) == .none)
+    }
+
+    @Test func conditionsCompileCheapestFirst() {
+        var program = ConditionProgram()
+        let root = program.compile(.all([
+            .metric(.dwellMedian, Bound(max: 60_000)),
+            .any([.metric(.passThrough, Bound(min: 0.9)), .metric(.outCount, Bound(min: 3))]),
+            .metric(.burst(subWindowMillis: 1_000), Bound(min: 2)),
+            .metric(.distinctPayers, Bound(min: 5)),
+            .metric(.inCount, Bound(min: 1)),
+        ]))
+        #expect(root == 0)
+        let metrics = program.ops.filter { $0.kind == .metric }.map(\.slot)
+        // Stable among equals (distinct payers stays before in_count); inside the `any`, the
+        // count before the matched ratio.
+        #expect(metrics == [.distinctPayers, .inCount, .burst, .outCount, .passThrough, .dwellMedian])
+    }
+
+    @Test func passThroughBoundedByOutflowNeedsNoMatching() {
+        // 1000 in, 500 out: pass-through is at most 0.5, so `≥ 0.9` fails before matching.
+        var pool = LegPool()
+        var ring = LegRing()
+        let t: Int64 = 1_764_000_000_000
+        for (i, credit) in [true, false].enumerated() {
+            let leg = Leg(ts: t + Int64(i), amount: (credit ? 1_000 : 500) * Money.scale, txHandle: 0, counterparty: 1,
+                          isCredit: credit, channel: .qr, ownKind: .personal, counterpartyKind: .personal)
+            _ = pool.append(leg, to: &ring, cap: 8)
+        }
+        var program = ConditionProgram()
+        var signals = ContiguousArray<SignalPlan>()
+        let rule = Rule(id: "r", version: "1", windowMillis: 60_000, conditions: .metric(.passThrough, Bound(min: 0.9)))
+        let plan = RulePlan(rule, program: &program, signals: &signals)
+        var scan = WindowScan()
+        let ran = scan.run(pool: pool, ring: ring, from: t, rule: plan, now: t + 1, firstSeen: t)
+        let holds = scan.holds(program, plan.condition)
+        #expect(ran && !holds)
+        #expect(!scan.matchingDone, "decided from the outflow alone")
+        let matched = scan.matched
+        #expect(matched == 500 * Money.scale)
     }
 
     @Test func filterBitsAcceptExactlyWhatTheFilterAccepts() {
