@@ -218,8 +218,7 @@ extension Detector {
         // Most accounts never took part in a hop, and fewer still received a mule-style one:
         // one array read instead of one lookup per leg. Depth counts the account's own hops,
         // payers the mule-style hops into it.
-        let times = states[Int(account)].lastHop
-        let last = max(wantDepth ? times.any : .min, wantPayers ? times.muleIn : .min)
+        let last = lastHop(of: account, depth: wantDepth, payers: wantPayers)
         guard last >= from else { return }
         if start < 0 { start = legs.firstIndex(ring, atOrAfter: from) }
         guard start < ring.count, last >= legs[ring, start].ts else { return }
@@ -239,6 +238,14 @@ extension Detector {
         }
         scan.chainDepth = depth
         scan.chainPayers = chainMatched.count
+    }
+
+    /// Latest time the account made a hop (`depth`) or received a mule-style one (`payers`):
+    /// no leg after it, and none at all when it is before the window, counts for chain metrics.
+    @inline(__always)
+    func lastHop(of account: Int32, depth wantDepth: Bool, payers wantPayers: Bool) -> Int64 {
+        let times = states[Int(account)].lastHop
+        return max(wantDepth ? times.any : .min, wantPayers ? times.muleIn : .min)
     }
 
     /// Members of the account's gang (0 when it is in none).

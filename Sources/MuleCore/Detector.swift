@@ -593,6 +593,12 @@ public struct Detector: Sendable {
             // Trigger first: the plan is copied out only for the rules this leg triggers.
             if credit ? !plans[r].onCredit : !plans[r].onDebit { continue }
             if chainRulesOnly && !plans[r].needsChain { continue }
+            // A chain-only rule that cannot hold without hops is decided by the account's last
+            // hop time alone when it took part in none within the window (nearly always).
+            if plans[r].holdsWithoutHops == false,
+               lastHop(of: account, depth: plans[r].readsChainDepth, payers: plans[r].readsChainPayers) < t &- plans[r].windowMillis {
+                continue
+            }
             let plan = plans[r]
             let from = t &- plan.windowMillis
             let ring = states[Int(account)].legs
