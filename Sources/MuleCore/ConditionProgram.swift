@@ -44,7 +44,12 @@ struct ConditionProgram: Sendable {
         switch c {
         case .all(let cs), .any(let cs):
             ops.append(Op(kind: c.isAll ? .all : .any, slot: .inCount, size: 1, burstWidth: 0, min: 0, max: 0))
-            for x in cs { emit(x) }
+            // Cheapest first: `all` stops at the first false child and `any` at the first true
+            // one, and every metric is a pure function of the window, so the order changes no
+            // result, only how often FIFO matching and dwell sorting run.
+            for x in cs.enumerated().sorted(by: { ($0.element.cost, $0.offset) < ($1.element.cost, $1.offset) }) {
+                emit(x.element)
+            }
         case .not(let x):
             ops.append(Op(kind: .not, slot: .inCount, size: 1, burstWidth: 0, min: 0, max: 0))
             emit(x)
@@ -77,4 +82,21 @@ struct ConditionProgram: Sendable {
 
 extension Condition {
     fileprivate var isAll: Bool { if case .all = self { true } else { false } }
+
+    /// How much evaluating the condition may cost once the window is scanned: 0 for metrics the
+    /// scan already holds, 1 for `burst` (a pass over credit times), 2 for `pass_through` (FIFO
+    /// matching), 3 for a dwell quantile (matching and a sort); a tree costs its dearest metric.
+    var cost: Int {
+        switch self {
+        case .all(let cs), .any(let cs): cs.map(\.cost).max() ?? 0
+        case .not(let c): c.cost
+        case .metric(let m, _):
+            switch m {
+            case .burst: 1
+            case .passThrough: 2
+            case .dwellMedian, .dwellP90: 3
+            default: 0
+            }
+        }
+    }
 }

@@ -213,20 +213,22 @@ extension Detector {
     /// `[from, …]`; `start` is the window's first leg, found here (and handed back) if still -1
     /// and needed.
     mutating func chainMetrics(account: Int32, ring: LegRing, from: Int64, start: inout Int, depth wantDepth: Bool, payers wantPayers: Bool) {
-        var depth = 0
-        chainMatched.removeAll(keepingCapacity: true)
         scan.chainDepth = 0
         scan.chainPayers = 0
         // Most accounts never took part in a hop, and fewer still received a mule-style one:
         // one array read instead of one lookup per leg. Depth counts the account's own hops,
         // payers the mule-style hops into it.
-        let times = states[Int(account)].lastHop
-        let last = max(wantDepth ? times.any : .min, wantPayers ? times.muleIn : .min)
+        let last = lastHop(of: account, depth: wantDepth, payers: wantPayers)
         guard last >= from else { return }
         if start < 0 { start = legs.firstIndex(ring, atOrAfter: from) }
         guard start < ring.count, last >= legs[ring, start].ts else { return }
+        var depth = 0
+        chainMatched.removeAll(keepingCapacity: true)
         for i in start..<ring.count {
             let leg = legs[ring, i]
+            // A hop raises its sender's `any` and (mule-style) its receiver's `muleIn` to the
+            // transfer's time, and the legs are in time order: none after `last` is one we count.
+            if leg.ts > last { break }
             if leg.isCredit ? !wantPayers : !wantDepth { continue }
             guard let (_, h) = hops.hop(forTransfer: leg.txHandle) else { continue }
             if !leg.isCredit && h.from == account { depth = max(depth, Int(h.depth)) }
@@ -236,6 +238,14 @@ extension Detector {
         }
         scan.chainDepth = depth
         scan.chainPayers = chainMatched.count
+    }
+
+    /// Latest time the account made a hop (`depth`) or received a mule-style one (`payers`):
+    /// no leg after it, and none at all when it is before the window, counts for chain metrics.
+    @inline(__always)
+    func lastHop(of account: Int32, depth wantDepth: Bool, payers wantPayers: Bool) -> Int64 {
+        let times = states[Int(account)].lastHop
+        return max(wantDepth ? times.any : .min, wantPayers ? times.muleIn : .min)
     }
 
     /// Members of the account's gang (0 when it is in none).

@@ -93,8 +93,8 @@ public struct DetectorCounters: Sendable, Equatable {
 struct RulePlan: Sendable {
     @usableFromInline var windowMillis: Int64
     @usableFromInline var cooldownMillis: Int64
-    @usableFromInline var credits: LegFilter
-    @usableFromInline var debits: LegFilter
+    @usableFromInline var creditBits: LegFilterBits
+    @usableFromInline var debitBits: LegFilterBits
     @usableFromInline var scoreBase: Double
     /// Root op of `conditions` in the program.
     @usableFromInline var condition: Int32
@@ -104,7 +104,8 @@ struct RulePlan: Sendable {
     @usableFromInline var needsMatching: Bool
     @usableFromInline var needsDwell: Bool
     @usableFromInline var needsCreditTimes: Bool
-    @usableFromInline var needsDistinct: Bool
+    @usableFromInline var needsDistinctPayers: Bool
+    @usableFromInline var needsDistinctPayees: Bool
     @usableFromInline var hasOutcomes: Bool
     @usableFromInline var needsChain: Bool
     @usableFromInline var readsChainDepth: Bool
@@ -113,7 +114,13 @@ struct RulePlan: Sendable {
     @usableFromInline var chainOnly: Bool
     /// Its conditions (not only its signals) read `gang_size`.
     @usableFromInline var conditionReadsGang: Bool
-    /// Fewest legs the window must hold for the rule to possibly fire (cheap pre-check).
+    /// For a rule whose conditions read only chain depth and chain payers: whether they hold
+    /// when both are 0, as they are for every account without a hop in the window (most of
+    /// them), so those evaluations need not walk the condition program.
+    @usableFromInline var holdsWithoutHops: Bool?
+    /// What the window must hold for the conditions to possibly hold (cheap pre-checks).
+    @usableFromInline var needs: WindowNeeds
+    /// Fewest legs of any kind the window must hold (`needs.legs`: checked before any pass).
     @usableFromInline var minLegs: Int
     @usableFromInline var onCredit: Bool
     @usableFromInline var onDebit: Bool
@@ -123,15 +130,18 @@ struct RulePlan: Sendable {
         var r = self
         r.needsMatching = true
         r.needsDwell = true
-        r.needsDistinct = true
+        r.needsDistinctPayers = true
+        r.needsDistinctPayees = true
+        r.needs = .none
+        r.minLegs = 0
         return r
     }
 
     init(_ rule: Rule, program: inout ConditionProgram, signals: inout ContiguousArray<SignalPlan>) {
         windowMillis = rule.windowMillis
         cooldownMillis = rule.cooldownMillis
-        credits = rule.credits
-        debits = rule.debits
+        creditBits = LegFilterBits(rule.credits)
+        debitBits = LegFilterBits(rule.debits)
         scoreBase = rule.scoreBase
         condition = program.compile(rule.conditions)
         signalStart = Int32(signals.count)
@@ -142,29 +152,22 @@ struct RulePlan: Sendable {
         needsDwell = ms.contains { $0 == .dwellMedian || $0 == .dwellP90 }
         needsMatching = needsDwell || ms.contains(.passThrough)
         needsCreditTimes = ms.contains { if case .burst = $0 { true } else { false } }
-        needsDistinct = ms.contains(.distinctPayers) || ms.contains(.distinctPayees)
+        needsDistinctPayers = ms.contains(.distinctPayers)
+        needsDistinctPayees = ms.contains(.distinctPayees)
         needsChain = ms.contains(.chainDepth) || ms.contains(.chainPayers) || ms.contains(.gangSize)
         readsChainDepth = ms.contains(.chainDepth)
         readsChainPayers = ms.contains(.chainPayers)
         chainOnly = needsChain && ms.allSatisfy { $0 == .chainDepth || $0 == .chainPayers || $0 == .gangSize }
         conditionReadsGang = rule.conditions.metrics.contains(.gangSize)
-        minLegs = RulePlan.minimumLegs(rule.conditions)
+        needs = WindowNeeds(rule.conditions)
+        minLegs = needs.legs
+        holdsWithoutHops = nil
+        if chainOnly && !conditionReadsGang {
+            var zero = WindowScan()  // every metric 0
+            holdsWithoutHops = zero.holds(program, condition)
+        }
         onCredit = rule.trigger != .debit
         onDebit = rule.trigger != .credit
-    }
-
-    static func minimumLegs(_ c: Condition) -> Int {
-        switch c {
-        case .all(let cs): return cs.map(minimumLegs).max() ?? 0
-        case .any(let cs): return cs.map(minimumLegs).min() ?? 0
-        case .not: return 0
-        case .metric(let m, let b):
-            switch m {
-            case .inCount, .distinctPayers, .outCount, .distinctPayees, .burst:
-                return Int(max(0, (b.min ?? 0).rounded(.up)))
-            default: return 0
-            }
-        }
     }
 }
 
@@ -626,25 +629,37 @@ public struct Detector: Sendable {
     @usableFromInline
     mutating func evaluate(account: Int32, at t: Int64, credit: Bool, chainRulesOnly: Bool = false) {
         for r in 0..<plans.count {
+            // Trigger first: the plan is copied out only for the rules this leg triggers.
+            if credit ? !plans[r].onCredit : !plans[r].onDebit { continue }
+            if chainRulesOnly && !plans[r].needsChain { continue }
+            // A chain-only rule that cannot hold without hops is decided by the account's last
+            // hop time alone when it took part in none within the window (nearly always).
+            if plans[r].holdsWithoutHops == false,
+               lastHop(of: account, depth: plans[r].readsChainDepth, payers: plans[r].readsChainPayers) < t &- plans[r].windowMillis {
+                continue
+            }
             let plan = plans[r]
-            if credit ? !plan.onCredit : !plan.onDebit { continue }
-            if chainRulesOnly && !plan.needsChain { continue }
             let from = t &- plan.windowMillis
             let ring = states[Int(account)].legs
             // -1 until needed: a rule reading chain metrics only looks at the legs when the
             // account took part in a hop within its window (most never do).
             var start = -1
             if !plan.chainOnly {
-                start = legs.firstIndex(ring, atOrAfter: from)
-                if ring.count - start < plan.minLegs { continue }
-                scan.run(pool: legs, ring: ring, start: start, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+                if ring.count < plan.minLegs { continue }
+                guard scan.run(pool: legs, ring: ring, from: from, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+                else { continue }
+                start = scan.start
             }
             if plan.needsChain {
                 chainMetrics(account: account, ring: ring, from: from, start: &start,
                              depth: plan.readsChainDepth, payers: plan.readsChainPayers)
                 scan.gangSize = plan.conditionReadsGang ? gangSize(of: account) : 0
             }
-            guard scan.holds(program, plan.condition) else { continue }
+            if let known = plan.holdsWithoutHops, scan.chainDepth == 0, scan.chainPayers == 0 {
+                guard known else { continue }
+            } else {
+                guard scan.holds(program, plan.condition) else { continue }
+            }
             if plan.needsChain && !plan.conditionReadsGang { scan.gangSize = gangSize(of: account) }
             if start < 0 { start = legs.firstIndex(ring, atOrAfter: from) }
             var score = plan.scoreBase
@@ -669,7 +684,7 @@ public struct Detector: Sendable {
             let until = t &+ plan.cooldownMillis
             noteCooldown(of: account, until: until)
             // The alert reports every window statistic, not only those the rule reads.
-            scan.run(pool: legs, ring: ring, start: start, rule: plan.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
+            _ = scan.run(pool: legs, ring: ring, from: from, rule: plan.reporting, now: t, firstSeen: states[Int(account)].firstSeen)
             scan.completeAll()
             alerts.append(makeAlert(account: account, rule: rules[r], start: start, at: t, score: score, action: action))
             counters.alertsRaised &+= 1

@@ -42,9 +42,11 @@ struct WindowScan: Sendable {
     var legStorage = ContiguousArray<Leg>()
     var ring = LegRing()
     var start = 0
-    var credits = LegFilter.any
-    var debits = LegFilter.any
+    var credits = LegFilterBits(.any)
+    var debits = LegFilterBits(.any)
     var collectDwell = false
+    /// No amount in the window is negative (the decoder guarantees it; checked, not assumed).
+    var amountsPositive = true
     var matchingDone = true
     var dwellDone = true
 
@@ -88,30 +90,77 @@ struct WindowScan: Sendable {
         }
     }
 
-    /// Scans legs `start...` of `legs` with `rule`'s filters. Metrics the rule cannot read are
-    /// left at zero/nil, as before: `reporting` plans ask for all of them.
+    /// Scans the legs of the ring in the window `[from, …]` with `rule`'s filters, and sets
+    /// `start` to the window's first leg. Metrics the rule cannot read are left at zero/nil, as
+    /// before: `reporting` plans ask for all of them.
+    ///
+    /// Returns false, with only the counts and amounts filled in, when they already show that
+    /// the rule's conditions cannot hold (`RulePlan.needs`): most windows stop there, after one
+    /// pass that only counts, before the distinct sets and credit times are built. That pass
+    /// walks back from the newest leg, so it finds the window's start on the way (the legs
+    /// before it, up to the longest rule's window, are never read).
     @usableFromInline
-    mutating func run(pool: LegPool, ring: LegRing, start: Int, rule: RulePlan, now: Int64, firstSeen: Int64) {
+    mutating func run(pool: LegPool, ring: LegRing, from: Int64, rule: RulePlan, now: Int64, firstSeen: Int64) -> Bool {
         self.now = now
         self.firstSeen = firstSeen
-        legStorage = pool.storage
-        self.ring = ring
-        self.start = start
-        credits = rule.credits
-        debits = rule.debits
-        inCount = 0; inAmount = 0; outCount = 0; outAmount = 0
+        credits = rule.creditBits
+        debits = rule.debitBits
         distinctPayers = 0; distinctPayees = 0; matchedUnits = 0
         dwellMedianMs = nil; dwellP90Ms = nil
         matchingDone = !rule.needsMatching
         collectDwell = rule.needsDwell
         dwellDone = !rule.needsDwell
+        let credits = self.credits
+        let debits = self.debits
+        var inCount = 0, outCount = 0
+        var inAmount: Int64 = 0, outAmount: Int64 = 0
+        var signs: Int64 = 0
+        start = pool.storage.withUnsafeBufferPointer { buf in
+            var i = ring.count
+            while i > 0 {
+                let leg = buf[ring.slot(i &- 1)]
+                if leg.ts < from { break }
+                i &-= 1
+                signs |= leg.amount
+                if leg.isCredit {
+                    guard credits.accepts(leg) else { continue }
+                    inCount &+= 1
+                    inAmount &+= leg.amount
+                } else {
+                    guard debits.accepts(leg) else { continue }
+                    outCount &+= 1
+                    outAmount &+= leg.amount
+                }
+            }
+            return i
+        }
+        amountsPositive = signs >= 0
+        self.inCount = inCount
+        self.inAmount = inAmount
+        self.outCount = outCount
+        self.outAmount = outAmount
+        guard rule.needs.met(credits: inCount, debits: outCount, inUnits: inAmount) else {
+            matchingDone = true
+            dwellDone = true
+            return false
+        }
+        legStorage = pool.storage
+        self.ring = ring
         creditTimes.removeAll(keepingCapacity: true)
-        let needsDistinct = rule.needsDistinct
-        let needsCreditTimes = rule.needsCreditTimes
+        if rule.needsDistinctPayers || rule.needsDistinctPayees || rule.needsCreditTimes {
+            describe(payers: rule.needsDistinctPayers, payees: rule.needsDistinctPayees, creditTimes: rule.needsCreditTimes)
+        }
+        return true
+    }
+
+    /// The second pass of `run`: distinct payers/payees and credit times, those asked for.
+    mutating func describe(payers needsPayers: Bool, payees needsPayees: Bool, creditTimes needsCreditTimes: Bool) {
         let count = ring.count
+        let start = self.start
+        let ring = self.ring
         // Set of at most `count - start` keys at load ≤ 1/2.
         var seenMask = 0
-        if needsDistinct {
+        if needsPayers || needsPayees {
             var cap = 16
             while cap < 2 * (count - start) { cap <<= 1 }
             if seen.count < cap { seen = Array(repeating: 0, count: cap) }
@@ -125,10 +174,11 @@ struct WindowScan: Sendable {
         let stamp = generation << 32
         let credits = self.credits
         let debits = self.debits
-        var inCount = 0, outCount = 0, distinctPayers = 0, distinctPayees = 0
-        var inAmount: Int64 = 0, outAmount: Int64 = 0
+        var distinctPayers = 0, distinctPayees = 0
         var seen = self.seen
         self.seen = []
+        var creditTimes = self.creditTimes
+        self.creditTimes = []
         legStorage.withUnsafeBufferPointer { buf in
             seen.withUnsafeMutableBufferPointer { set in
                 /// Adds `key` (32 bits); true if it was not there yet in this scan.
@@ -147,25 +197,18 @@ struct WindowScan: Sendable {
                     let leg = buf[ring.slot(i)]
                     i &+= 1
                     if leg.isCredit {
-                        guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                        inCount &+= 1
-                        inAmount &+= leg.amount
-                        if needsDistinct, insert(UInt64(UInt32(bitPattern: leg.counterparty) << 1)) { distinctPayers &+= 1 }
+                        guard needsPayers || needsCreditTimes, credits.accepts(leg) else { continue }
+                        if needsPayers, insert(UInt64(UInt32(bitPattern: leg.counterparty) << 1)) { distinctPayers &+= 1 }
                         if needsCreditTimes { creditTimes.append(leg.ts) }
                     } else {
-                        guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
-                        outCount &+= 1
-                        outAmount &+= leg.amount
-                        if needsDistinct, insert(UInt64(UInt32(bitPattern: leg.counterparty) << 1 | 1)) { distinctPayees &+= 1 }
+                        guard needsPayees, debits.accepts(leg) else { continue }
+                        if insert(UInt64(UInt32(bitPattern: leg.counterparty) << 1 | 1)) { distinctPayees &+= 1 }
                     }
                 }
             }
         }
         self.seen = seen
-        self.inCount = inCount
-        self.inAmount = inAmount
-        self.outCount = outCount
-        self.outAmount = outAmount
+        self.creditTimes = creditTimes
         self.distinctPayers = distinctPayers
         self.distinctPayees = distinctPayees
     }
@@ -173,7 +216,8 @@ struct WindowScan: Sendable {
     /// Drops the scan's reference to the leg pool (the detector is about to append to it).
     @usableFromInline
     mutating func releaseLegs() {
-        legStorage = []
+        // Most evaluations never took the reference (the counting pass reads the pool in place).
+        if legStorage.capacity > 0 { legStorage = [] }
         ring = LegRing()
     }
 
@@ -220,12 +264,12 @@ struct WindowScan: Sendable {
                         for i in start..<ring.count {
                             let leg = buf[ring.slot(i)]
                             if leg.isCredit {
-                                guard credits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                                guard credits.accepts(leg) else { continue }
                                 fts[fifoCount] = leg.ts
                                 fleft[fifoCount] = leg.amount
                                 fifoCount &+= 1
                             } else {
-                                guard debits.accepts(channel: leg.channel, accountKind: leg.ownKind, counterpartyKind: leg.counterpartyKind) else { continue }
+                                guard debits.accepts(leg) else { continue }
                                 var left = leg.amount
                                 while left > 0 && fifoHead < fifoCount {
                                     let take = min(left, fleft[fifoHead])
@@ -365,9 +409,132 @@ struct WindowScan: Sendable {
         case .not:
             return !holds(ops, i + 1)
         case .metric:
+            // Matched money is at most what went out (every amount is positive), so a window
+            // whose outflow is already below the bound fails without matching. Same rounding as
+            // the exact value: one division by the same denominator, and division is monotone.
+            if op.slot == .passThrough && !matchingDone && amountsPositive && inAmount > 0
+                && Double(Swift.min(inAmount, outAmount)) / Double(inAmount) < op.min {
+                return false
+            }
             // Same as `Bound.contains`: NaN (an undefined metric) never satisfies a bound.
             let v = value(op.slot, burstWidth: op.burstWidth)
             return !v.isNaN && !(v < op.min) && !(v > op.max)
         }
+    }
+}
+
+/// What a rule's conditions need of a window before they can possibly hold, derived once from
+/// the condition tree: at least `credits` legs passing the rule's credit filter, `debits`
+/// passing its debit filter, and filtered credits worth at least `inAmount` currency units.
+/// Each is implied by the conditions (`distinct_payers ≥ 5` needs five credits; a ratio or a
+/// dwell is undefined — and fails every bound — without a credit, or without a debit when it
+/// must be above zero), so a window short of them fails the rule whatever else it holds: the
+/// detector checks them with one cheap pass (no distinct set, no matching) before the full scan.
+@usableFromInline
+struct WindowNeeds: Sendable, Equatable {
+    @usableFromInline var credits: Int
+    @usableFromInline var debits: Int
+    /// Compared exactly as the `in_amount` metric is (`Double(units) / scale`); -∞ when absent.
+    @usableFromInline var inAmount: Double
+
+    @usableFromInline static let none = WindowNeeds(credits: 0, debits: 0, inAmount: -.infinity)
+
+    @usableFromInline init(credits: Int, debits: Int, inAmount: Double) {
+        self.credits = credits
+        self.debits = debits
+        self.inAmount = inAmount
+    }
+
+    /// Whether the window must be counted before it is scanned at all.
+    var isNone: Bool { credits == 0 && debits == 0 && inAmount == -.infinity }
+
+    /// Fewest legs of any kind the window must hold.
+    var legs: Int { credits + debits }
+
+    /// Needs of every condition at once (`all`).
+    func and(_ o: WindowNeeds) -> WindowNeeds {
+        WindowNeeds(credits: max(credits, o.credits), debits: max(debits, o.debits), inAmount: max(inAmount, o.inAmount))
+    }
+
+    /// Needs of at least one of two conditions (`any`): only what both need.
+    func or(_ o: WindowNeeds) -> WindowNeeds {
+        WindowNeeds(credits: min(credits, o.credits), debits: min(debits, o.debits), inAmount: min(inAmount, o.inAmount))
+    }
+
+    /// Whether a window with these filtered counts and credit total meets the needs.
+    @inlinable @inline(__always)
+    func met(credits c: Int, debits d: Int, inUnits: Int64) -> Bool {
+        c >= credits && d >= debits && !(Double(inUnits) / Double(Money.scale) < inAmount)
+    }
+
+    /// The needs of condition `c` (see the type's comment for why each one is implied).
+    init(_ c: Condition) {
+        switch c {
+        case .all(let cs):
+            self = cs.reduce(.none) { $0.and(WindowNeeds($1)) }
+        case .any(let cs):
+            // An empty `any` never holds; needing nothing is merely weaker than that.
+            guard let first = cs.first else { self = .none; return }
+            self = cs.dropFirst().reduce(WindowNeeds(first)) { $0.or(WindowNeeds($1)) }
+        case .not:
+            // Negation turns "needs" into "forbids": nothing can be required.
+            self = .none
+        case .metric(let m, let b):
+            // At least `⌈min⌉` legs for a count bounded below (a huge bound is clamped: no window
+            // holds 2^31 legs either).
+            let atLeast = Int(Swift.min(Swift.max(0, (b.min ?? 0).rounded(.up)), Double(Int32.max)))
+            let positive = (b.min ?? 0) > 0
+            self = .none
+            switch m {
+            case .inCount, .distinctPayers, .burst: credits = atLeast
+            case .outCount, .distinctPayees: debits = atLeast
+            case .inAmount:
+                if let lo = b.min { inAmount = lo }
+            case .passThrough:
+                // NaN with nothing received; zero with nothing sent on.
+                credits = 1
+                debits = positive ? 1 : 0
+            case .dwellMedian, .dwellP90:
+                // Undefined unless some money was received and then sent on.
+                credits = 1
+                debits = 1
+            case .retained:
+                credits = 1
+            case .outAmount, .accountAge, .chainDepth, .chainPayers, .gangSize:
+                break
+            }
+        }
+    }
+}
+
+/// A rule's leg filter compiled into one bit per (channel, own kind, counterparty kind): one
+/// load and shift per leg instead of three mask tests.
+@usableFromInline
+struct LegFilterBits: Sendable, Equatable {
+    @usableFromInline var low: UInt64 = 0
+    @usableFromInline var high: UInt64 = 0
+
+    @usableFromInline init(_ f: LegFilter) {
+        precondition(Channel.allCases.allSatisfy { $0.rawValue < 8 } && AccountKind.allCases.allSatisfy { $0.rawValue < 4 },
+                     "LegFilterBits packs channels in 3 bits and kinds in 2")
+        for c in Channel.allCases {
+            for own in AccountKind.allCases {
+                for cp in AccountKind.allCases where f.accepts(channel: c, accountKind: own, counterpartyKind: cp) {
+                    let i = LegFilterBits.index(c, own, cp)
+                    if i < 64 { low |= 1 << UInt64(i) } else { high |= 1 << UInt64(i - 64) }
+                }
+            }
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func index(_ c: Channel, _ own: AccountKind, _ cp: AccountKind) -> Int {
+        Int(c.rawValue) &<< 4 | Int(own.rawValue) &<< 2 | Int(cp.rawValue)
+    }
+
+    @inlinable @inline(__always)
+    func accepts(_ leg: Leg) -> Bool {
+        let i = LegFilterBits.index(leg.channel, leg.ownKind, leg.counterpartyKind)
+        return ((i < 64 ? low : high) &>> UInt64(i & 63)) & 1 != 0
     }
 }
