@@ -41,7 +41,10 @@ public struct LatencyPlan: Sendable {
 
     /// Traffic after the measured part, so every measured event is followed by steady input
     /// (otherwise the last events wait for the idle flush): 1 s plus twice the lateness.
-    var tailSeconds: Double { 1 + 2 * Double(settings.allowedLatenessMillis) / 1000 }
+    var tailSeconds: Double { 1 + 2 * Double(allowedLatenessMillis) / 1000 }
+
+    /// The engine's reorder lateness in this plan (its default unless set).
+    var allowedLatenessMillis: Int64 { settings.allowedLatenessMillis ?? DetectorConfig().allowedLatenessMillis }
 
     public var warmUpEvents: Int { Int(Double(warmUpRate) * warmUpSeconds) }
     var measuredEvents: Int { Int(Double(rate) * measuredSeconds) }
@@ -118,7 +121,7 @@ extension BrokerRig {
         let readerConfig = {
             var kc = kafkaConfig()
             kc.set("group.id", "latency-reader")
-            kc.set("fetch.wait.max.ms", String(settings.fetchWaitMaxMillis))
+            if let v = settings.fetchWaitMaxMillis { kc.set("fetch.wait.max.ms", String(v)) }
             return kc
         }()
         let assignment = (0..<outputPartitions).map { TopicPartitionOffset(topic: output, partition: $0, offset: TopicPartitionOffset.beginning) }
@@ -183,7 +186,7 @@ extension BrokerRig {
         try producer.flush(timeoutMillis: 30_000)
         result.produced = total
         // Alerts of the tail's last events may still be on their way; the measured ones are long in.
-        Thread.sleep(forTimeInterval: 1 + Double(settings.fetchWaitMaxMillis + settings.alertLingerMillis) / 1000)
+        Thread.sleep(forTimeInterval: 1 + Double((settings.fetchWaitMaxMillis ?? 500) + (settings.alertLingerMillis ?? 5)) / 1000)
         stop.stop()
         engineDone.wait()
         readerStop.stop()
@@ -262,7 +265,7 @@ extension LatencyPlan {
             }
         }
         var config = DetectorConfig()
-        config.allowedLatenessMillis = settings.allowedLatenessMillis
+        config.allowedLatenessMillis = allowedLatenessMillis
         var detector = Detector(rules: rules, config: config)
         let decoder = EventDecoder()
         var alerts = 0
