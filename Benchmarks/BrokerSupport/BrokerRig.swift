@@ -226,6 +226,11 @@ public struct ThreadSchedule: Sendable {
     public var onCPU: Double
     public var runnable: Double
 
+    public init(onCPU: Double, runnable: Double) {
+        self.onCPU = onCPU
+        self.runnable = runnable
+    }
+
     public static func now() -> ThreadSchedule {
         guard let text = try? String(contentsOfFile: "/proc/thread-self/schedstat", encoding: .utf8) else {
             return ThreadSchedule(onCPU: 0, runnable: 0)

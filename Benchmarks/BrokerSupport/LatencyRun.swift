@@ -78,6 +78,9 @@ public struct LatencyResult: Sendable {
     /// How far behind schedule the producer was at worst (its own lag, included in the latencies).
     public var maxProducerLagMicros: Int64 = 0
     public var engine = EngineCounters()
+    /// The engine thread over the whole run (group join included): on a CPU, and runnable but
+    /// waiting for one (the rest it slept, waiting for input).
+    public var engineSchedule = ThreadSchedule(onCPU: 0, runnable: 0)
 }
 
 /// One alert as read back: its account, the event time of its trigger, when it arrived.
@@ -98,12 +101,16 @@ extension BrokerRig {
         // The engine, in its own thread, exactly as `mulestream run` runs it.
         let engineDone = DispatchSemaphore(value: 0)
         let engineResult = Locked<Result<EngineCounters, BenchFailure>?>(nil)
+        let engineSchedule = Locked(ThreadSchedule(onCPU: 0, runnable: 0))
         let config = engineConfig(group: "latency", settings: settings)
         let engineThread = Thread {
             let r: Result<EngineCounters, BenchFailure>
             do {
                 let engine = try StreamEngine(config: config, rules: rules, logger: quietLogger())
+                let start = ThreadSchedule.now()
                 r = .success(try engine.run(stop: stop))
+                let used = ThreadSchedule.now() - start
+                engineSchedule.withLock { $0 = used }
             } catch {
                 r = .failure(BenchFailure("engine: \(error)"))
             }
@@ -194,7 +201,9 @@ extension BrokerRig {
         producer.close()
         if let e = readerError.withLock({ $0 }) { throw BenchFailure(e) }
         switch engineResult.withLock({ $0 })! {
-        case .success(let c): result.engine = c
+        case .success(let c):
+            result.engine = c
+            result.engineSchedule = engineSchedule.withLock { $0 }
         case .failure(let e): throw e
         }
 

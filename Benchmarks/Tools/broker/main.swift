@@ -101,7 +101,7 @@ func throughput(_ arguments: [String]) throws {
         print("round \(r + 1): \(Int(run.eventsPerSecond)) events/s (\(run.consumed) events in \(String(format: "%.2f", run.activeSeconds)) s active, "
               + "\(String(format: "%.1f", seconds(clock.now - t0))) s with group join and idle exit; engine thread "
               + "on CPU \(String(format: "%.2f", run.engineCPUSeconds)) s, waiting for a CPU \(String(format: "%.2f", run.engineRunnableSeconds)) s), "
-              + "\(run.alerts) alerts")
+              + "\(run.alerts) alerts, \(run.deadLettered) dead-lettered")
         if run.eventsPerSecond > best?.eventsPerSecond ?? 0 { best = run }
     }
     print("engine through broker: \(Int(best!.eventsPerSecond)) events/s (best of \(rounds)); peak RSS \(peakRSSMiB()) MiB (broker, stream and engine in one process)")
@@ -164,6 +164,9 @@ func latency(_ arguments: [String]) throws {
     print("produced \(r.produced) events; engine consumed \(r.engine.consumed), dead-lettered \(r.engine.deadLettered), "
           + "late \(r.engine.detector.lateDropped); alerts received \(r.alertsReceived) (\(r.unmatchedAlerts) without a trigger found)")
     print("producer worst lag behind schedule: \(String(format: "%.2f", Double(r.maxProducerLagMicros) / 1000)) ms")
+    let sched = r.engineSchedule
+    print("engine thread: on CPU \(String(format: "%.2f", sched.onCPU)) s (\(String(format: "%.2f", sched.onCPU * 1e6 / Double(max(1, r.engine.consumed)))) µs per event), "
+          + "runnable but waiting for a CPU \(String(format: "%.2f", sched.runnable)) s (group join included)")
     report("produced → alert", r.latenciesMicros)
     if plan.burst > 0 { report("burst triggers only", r.burstLatenciesMicros) }
     print("peak RSS \(peakRSSMiB()) MiB")
