@@ -1,7 +1,8 @@
 // The engine through the broker (librdkafka's mock cluster, in this process).
 //
-//   broker throughput [events=1000000] [rounds=3] [BROKER OPTIONS]
-//       produces a simulated stream to the broker, then runs StreamEngine over it `rounds` times
+//   broker throughput [events=1000000] [rounds=3] [--input-linger MS] [BROKER OPTIONS]
+//       produces a simulated stream to the broker (linger.ms 5, or MS: the mock hands out one
+//       producer batch per partition per fetch), then runs StreamEngine over it `rounds` times
 //       (a new consumer group each) and prints the best events/s (first batch to last batch).
 //   broker latency --rate 100000 [--seconds 10] [--burst 0] [--defaults] [BROKER OPTIONS]
 //                  [--lateness MS] [--idle-flush MS] [--input-linger MS] [--alert-linger MS]
@@ -78,6 +79,11 @@ func throughput(_ arguments: [String]) throws {
     let choice = BrokerChoice(taking: &args)
     var settings = PipelineSettings.defaults
     settings.engineProperties = choice.properties
+    if let i = args.firstIndex(of: "--input-linger") {
+        guard i + 1 < args.count, let v = Int(args[i + 1]), v >= 0 else { fail("--input-linger takes a whole number ≥ 0") }
+        settings.inputLingerMillis = v
+        args.removeSubrange(i...(i + 1))
+    }
     if let unknown = args.first(where: { Int($0) == nil }) { fail("unexpected argument \(unknown)") }
     let numbers = args.compactMap { Int($0) }
     let events = numbers.count > 0 ? numbers[0] : 1_000_000
@@ -89,7 +95,7 @@ func throughput(_ arguments: [String]) throws {
     print("broker: \(rig.brokerDescription); engine: \(settings)"
           + rig.harnessConsumerProperties.map { " (harness: -X \($0.0)=\($0.1))" }.joined())
     var t0 = clock.now
-    try rig.produceAll(stream)
+    try rig.produceAll(stream, settings: settings)
     let produceSeconds = seconds(clock.now - t0)
     print("produced \(stream.count) events to \(rig.partitions) partitions in \(String(format: "%.2f", produceSeconds)) s "
           + "(\(Int(Double(stream.count) / produceSeconds)) events/s, acknowledged)")
