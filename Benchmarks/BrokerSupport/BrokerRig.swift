@@ -1,31 +1,36 @@
 import BenchSupport
+import Foundation
 import Logging
 import MuleCore
 import MuleEngine
 import MuleKafka
 
 /// The settings that decide how fast an event goes through the broker and the engine, in one
-/// value so each measured figure can name them.
+/// value so each measured figure can name them. nil = what `mulestream run` uses when the flag
+/// or property is not given (the engine's own default, whatever it is in this build).
 public struct PipelineSettings: Sendable, CustomStringConvertible {
     /// The engine's reorder lateness: an event is applied once the watermark (newest event time
     /// of the slowest partition minus this) passes it. `--allowed-lateness` of `mulestream run`.
-    public var allowedLatenessMillis: Int64 = 5_000
+    public var allowedLatenessMillis: Int64?
     /// Quiet input this long applies buffered events anyway (`--idle-flush`).
-    public var idleFlushMillis: Int64 = 2_000
+    public var idleFlushMillis: Int64?
     /// `linger.ms` of the producer that writes the input (the payment processor's, upstream of
-    /// MuleStream): how long it waits to fill a batch.
+    /// MuleStream): how long it waits to fill a batch. librdkafka's default is 5.
     public var inputLingerMillis = 5
     /// `linger.ms` of the engine's alert producer (`-X linger.ms=…` of `mulestream run`).
-    public var alertLingerMillis = 5
+    public var alertLingerMillis: Int?
     /// `fetch.wait.max.ms` of every consumer (the engine and the alert reader): how long the
-    /// broker may hold a fetch when it has nothing new.
-    public var fetchWaitMaxMillis = 500
-    /// Messages the engine takes per poll before it publishes alerts.
-    public var pollBatch = 2_000
+    /// broker may hold a fetch when it has nothing new (`-X fetch.wait.max.ms=…`).
+    public var fetchWaitMaxMillis: Int?
+    /// Messages the engine takes per poll before it publishes alerts (`EngineConfig.pollBatch`).
+    public var pollBatch: Int?
+    /// librdkafka properties for the engine's clients, applied last (`-X key=value` of the tool,
+    /// as of `mulestream run`).
+    public var engineProperties: [(String, String)] = []
 
     public init() {}
 
-    /// librdkafka's and MuleStream's defaults.
+    /// MuleStream's defaults (`mulestream run` with no tuning flags).
     public static let defaults = PipelineSettings()
 
     /// Settings for low latency: no reorder wait, alerts sent at once, short fetch waits. The
@@ -43,9 +48,11 @@ public struct PipelineSettings: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "allowed-lateness=\(allowedLatenessMillis)ms idle-flush=\(idleFlushMillis)ms input linger.ms=\(inputLingerMillis) "
-            + "alert linger.ms=\(alertLingerMillis) "
-            + "fetch.wait.max.ms=\(fetchWaitMaxMillis) poll-batch=\(pollBatch)"
+        func show<T>(_ v: T?, _ unit: String = "") -> String { v.map { "\($0)\(unit)" } ?? "default" }
+        return "allowed-lateness=\(show(allowedLatenessMillis, "ms")) idle-flush=\(show(idleFlushMillis, "ms")) "
+            + "input linger.ms=\(inputLingerMillis) alert linger.ms=\(show(alertLingerMillis)) "
+            + "fetch.wait.max.ms=\(show(fetchWaitMaxMillis)) poll-batch=\(show(pollBatch))"
+            + engineProperties.map { " -X \($0.0)=\($0.1)" }.joined()
     }
 }
 
@@ -55,24 +62,59 @@ let errorsOnly: @Sendable (KafkaLogRecord) -> Void = { record in
     if record.level <= .error { KafkaLogRecord.standardError(record) }
 }
 
-/// librdkafka's mock cluster in this process, with the engine's topics created: the broker the
-/// through-the-broker figures are measured on (the development broker of `mulestream dev-broker`).
+/// The broker the through-the-broker figures are measured on, with the engine's topics created:
+/// librdkafka's mock cluster in this process (the development broker of `mulestream dev-broker`),
+/// or an external broker given by its bootstrap servers (`--bootstrap`, e.g. Tansu started by
+/// `Benchmarks/tansu.sh`), where topics get names of their own per run.
 public final class BrokerRig: @unchecked Sendable {
-    public let cluster: MockCluster
-    public let input = "payments"
-    public let output = "alerts"
+    /// nil for an external broker.
+    public let cluster: MockCluster?
+    public let bootstrapServers: String
+    public let input: String
+    public let output: String
     public let outputPartitions: Int32 = 4
     public let partitions: Int32
+    /// Consumer properties the harness sets for this broker besides the engine's own (printed
+    /// with every figure): on an external broker a 6 s `session.timeout.ms`, because Tansu holds
+    /// a group join for half of it (45 s by default).
+    public let harnessConsumerProperties: [(String, String)]
+
+    public var isExternal: Bool { cluster == nil }
+    /// What the figures were measured on, for the printed header.
+    public var brokerDescription: String {
+        isExternal ? "external broker \(bootstrapServers)" : "librdkafka's mock cluster (in this process)"
+    }
 
     /// The mock broker keeps about 5 MiB per partition; `partitions` must hold what is produced
     /// before it is consumed (`partitions(forBytes:)`).
     public init(partitions: Int32) throws {
         self.partitions = partitions
-        cluster = try MockCluster(brokers: 1, logHandler: errorsOnly)
+        let cluster = try MockCluster(brokers: 1, logHandler: errorsOnly)
+        self.cluster = cluster
+        bootstrapServers = cluster.bootstrapServers
+        input = "payments"
+        output = "alerts"
+        harnessConsumerProperties = []
         try cluster.createTopic(input, partitions: partitions)
         try cluster.createTopic(output, partitions: outputPartitions)
         try cluster.createTopic(input + ".dlq", partitions: 1)
         try cluster.createTopic(output + ".shadow", partitions: 1)
+    }
+
+    /// An external broker: creates this run's topics (`payments-<pid>-<n>`, …) with CreateTopics.
+    public init(bootstrap: String, partitions: Int32) throws {
+        self.partitions = partitions
+        cluster = nil
+        bootstrapServers = bootstrap
+        let run = "\(getpid())-\(UInt32.random(in: 0..<1_000_000))"
+        input = "payments-\(run)"
+        output = "alerts-\(run)"
+        harnessConsumerProperties = [("session.timeout.ms", "6000")]
+        let admin = kafkaConfig()
+        for (name, count) in [(input, partitions), (output, outputPartitions), (input + ".dlq", 1), (output + ".shadow", 1)] {
+            try KafkaAdmin.ensureTopic(config: admin, topic: .init(name: name, partitions: count, replicationFactor: 1),
+                                       timeoutMillis: 30_000)
+        }
     }
 
     /// Partitions needed to keep `bytes` of messages within the mock broker's retention (4 MiB
@@ -85,7 +127,7 @@ public final class BrokerRig: @unchecked Sendable {
     public func kafkaConfig(lingerMillis: Int? = nil) -> KafkaConfig {
         var kc = KafkaConfig()
         kc.logHandler = errorsOnly
-        kc.set("bootstrap.servers", cluster.bootstrapServers)
+        kc.set("bootstrap.servers", bootstrapServers)
         if let lingerMillis { kc.set("linger.ms", String(lingerMillis)) }
         return kc
     }
@@ -95,11 +137,14 @@ public final class BrokerRig: @unchecked Sendable {
         var kc = kafkaConfig(lingerMillis: settings.alertLingerMillis)
         kc.set("group.id", group)
         kc.set("auto.offset.reset", "earliest")
-        kc.set("fetch.wait.max.ms", String(settings.fetchWaitMaxMillis))
+        if let v = settings.fetchWaitMaxMillis { kc.set("fetch.wait.max.ms", String(v)) }
+        for (key, value) in harnessConsumerProperties + settings.engineProperties { kc.set(key, value) }
+        // `-X debug=…` asks for librdkafka's debug lines: show them all.
+        if kc["debug"] != nil { kc.logHandler = KafkaLogRecord.standardError }
         var config = EngineConfig(kafka: kc, inputTopic: input, outputTopic: output)
-        config.detector.allowedLatenessMillis = settings.allowedLatenessMillis
-        config.idleFlushMillis = settings.idleFlushMillis
-        config.pollBatch = settings.pollBatch
+        if let v = settings.allowedLatenessMillis { config.detector.allowedLatenessMillis = v }
+        if let v = settings.idleFlushMillis { config.idleFlushMillis = v }
+        if let v = settings.pollBatch { config.pollBatch = v }
         config.progressIntervalMillis = 0
         config.exitWhenIdleMillis = exitWhenIdleMillis
         return config
@@ -118,6 +163,8 @@ public final class BrokerRig: @unchecked Sendable {
             }
         }
         try producer.flush(timeoutMillis: 60_000)
+        // Tansu's high watermark is wrong (../shared/BROKERS.md): there, what the engine consumes is counted instead.
+        if isExternal { return }
         let marks = try KafkaAdmin.watermarks(config: kafkaConfig(), topic: input,
                                               partitions: Array(0..<partitions), timeoutMillis: 10_000)
         let stored = marks.reduce(0) { $0 + Int($1.high - $1.low) }
@@ -147,6 +194,11 @@ public struct ThroughputRun: Sendable {
     public var deadLettered: UInt64
     /// From the first batch consumed to the last (group join and the idle wait before exit excluded).
     public var activeSeconds: Double
+    /// The engine thread's time over the whole run (group join and idle exit included), from
+    /// /proc/thread-self/schedstat: on a CPU, and runnable but waiting for one (other processes
+    /// on the box). The rest of the run it slept (waiting for the broker, the join, the idle exit).
+    public var engineCPUSeconds: Double
+    public var engineRunnableSeconds: Double
 
     public var eventsPerSecond: Double { activeSeconds > 0 ? Double(consumed) / activeSeconds : 0 }
 }
@@ -157,10 +209,36 @@ extension BrokerRig {
     public func drainWithEngine(rules: [Rule], group: String, settings: PipelineSettings = .defaults) throws -> ThroughputRun {
         let config = engineConfig(group: group, settings: settings, exitWhenIdleMillis: 1_000)
         let engine = try StreamEngine(config: config, rules: rules, logger: quietLogger())
+        let sched0 = ThreadSchedule.now()
         let counters = try engine.run(stop: StopSignal())
+        let sched = ThreadSchedule.now() - sched0
         let d = engine.activeDuration
         return ThroughputRun(
             consumed: counters.consumed, alerts: counters.alertsPublished, deadLettered: counters.deadLettered,
-            activeSeconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+            activeSeconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18,
+            engineCPUSeconds: sched.onCPU, engineRunnableSeconds: sched.runnable)
     }
+}
+
+/// The calling thread's scheduling so far (Linux /proc/thread-self/schedstat): seconds on a CPU
+/// and seconds runnable but waiting for a CPU. Zero where the file is missing.
+public struct ThreadSchedule: Sendable {
+    public var onCPU: Double
+    public var runnable: Double
+
+    public init(onCPU: Double, runnable: Double) {
+        self.onCPU = onCPU
+        self.runnable = runnable
+    }
+
+    public static func now() -> ThreadSchedule {
+        guard let text = try? String(contentsOfFile: "/proc/thread-self/schedstat", encoding: .utf8) else {
+            return ThreadSchedule(onCPU: 0, runnable: 0)
+        }
+        let fields = text.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard fields.count >= 2 else { return ThreadSchedule(onCPU: 0, runnable: 0) }
+        return ThreadSchedule(onCPU: fields[0] / 1e9, runnable: fields[1] / 1e9)
+    }
+
+    public static func - (a: Self, b: Self) -> Self { Self(onCPU: a.onCPU - b.onCPU, runnable: a.runnable - b.runnable) }
 }

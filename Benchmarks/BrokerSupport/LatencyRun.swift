@@ -41,7 +41,10 @@ public struct LatencyPlan: Sendable {
 
     /// Traffic after the measured part, so every measured event is followed by steady input
     /// (otherwise the last events wait for the idle flush): 1 s plus twice the lateness.
-    var tailSeconds: Double { 1 + 2 * Double(settings.allowedLatenessMillis) / 1000 }
+    var tailSeconds: Double { 1 + 2 * Double(allowedLatenessMillis) / 1000 }
+
+    /// The engine's reorder lateness in this plan (its default unless set).
+    var allowedLatenessMillis: Int64 { settings.allowedLatenessMillis ?? DetectorConfig().allowedLatenessMillis }
 
     public var warmUpEvents: Int { Int(Double(warmUpRate) * warmUpSeconds) }
     var measuredEvents: Int { Int(Double(rate) * measuredSeconds) }
@@ -75,6 +78,9 @@ public struct LatencyResult: Sendable {
     /// How far behind schedule the producer was at worst (its own lag, included in the latencies).
     public var maxProducerLagMicros: Int64 = 0
     public var engine = EngineCounters()
+    /// The engine thread over the whole run (group join included): on a CPU, and runnable but
+    /// waiting for one (the rest it slept, waiting for input).
+    public var engineSchedule = ThreadSchedule(onCPU: 0, runnable: 0)
 }
 
 /// One alert as read back: its account, the event time of its trigger, when it arrived.
@@ -95,12 +101,16 @@ extension BrokerRig {
         // The engine, in its own thread, exactly as `mulestream run` runs it.
         let engineDone = DispatchSemaphore(value: 0)
         let engineResult = Locked<Result<EngineCounters, BenchFailure>?>(nil)
+        let engineSchedule = Locked(ThreadSchedule(onCPU: 0, runnable: 0))
         let config = engineConfig(group: "latency", settings: settings)
         let engineThread = Thread {
             let r: Result<EngineCounters, BenchFailure>
             do {
                 let engine = try StreamEngine(config: config, rules: rules, logger: quietLogger())
+                let start = ThreadSchedule.now()
                 r = .success(try engine.run(stop: stop))
+                let used = ThreadSchedule.now() - start
+                engineSchedule.withLock { $0 = used }
             } catch {
                 r = .failure(BenchFailure("engine: \(error)"))
             }
@@ -118,7 +128,7 @@ extension BrokerRig {
         let readerConfig = {
             var kc = kafkaConfig()
             kc.set("group.id", "latency-reader")
-            kc.set("fetch.wait.max.ms", String(settings.fetchWaitMaxMillis))
+            if let v = settings.fetchWaitMaxMillis { kc.set("fetch.wait.max.ms", String(v)) }
             return kc
         }()
         let assignment = (0..<outputPartitions).map { TopicPartitionOffset(topic: output, partition: $0, offset: TopicPartitionOffset.beginning) }
@@ -183,7 +193,7 @@ extension BrokerRig {
         try producer.flush(timeoutMillis: 30_000)
         result.produced = total
         // Alerts of the tail's last events may still be on their way; the measured ones are long in.
-        Thread.sleep(forTimeInterval: 1 + Double(settings.fetchWaitMaxMillis + settings.alertLingerMillis) / 1000)
+        Thread.sleep(forTimeInterval: 1 + Double((settings.fetchWaitMaxMillis ?? 500) + (settings.alertLingerMillis ?? 5)) / 1000)
         stop.stop()
         engineDone.wait()
         readerStop.stop()
@@ -191,7 +201,9 @@ extension BrokerRig {
         producer.close()
         if let e = readerError.withLock({ $0 }) { throw BenchFailure(e) }
         switch engineResult.withLock({ $0 })! {
-        case .success(let c): result.engine = c
+        case .success(let c):
+            result.engine = c
+            result.engineSchedule = engineSchedule.withLock { $0 }
         case .failure(let e): throw e
         }
 
@@ -262,7 +274,7 @@ extension LatencyPlan {
             }
         }
         var config = DetectorConfig()
-        config.allowedLatenessMillis = settings.allowedLatenessMillis
+        config.allowedLatenessMillis = allowedLatenessMillis
         var detector = Detector(rules: rules, config: config)
         let decoder = EventDecoder()
         var alerts = 0

@@ -11,6 +11,13 @@ extension KafkaConfig {
         c.logHandler = logHandler
         return c
     }
+
+    /// The engine's producer waits at most 1 ms to fill a batch (librdkafka's default `linger.ms`
+    /// is 5): alerts are few, and each waits the whole linger on its way out. A `linger.ms` or
+    /// `queue.buffering.max.ms` the user set wins.
+    mutating func setEngineProducerDefaults() {
+        if self["linger.ms"] == nil && self["queue.buffering.max.ms"] == nil { set("linger.ms", "1") }
+    }
 }
 
 /// A duration in seconds, for rates and ages in status snapshots and logs.

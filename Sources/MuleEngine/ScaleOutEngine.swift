@@ -156,7 +156,7 @@ public final class ScaleOutEngine {
         self.clientConfig = producerConfig
         // Links and markers must reach each partition in the order they were sent, retries included.
         if producerConfig["enable.idempotence"] == nil { producerConfig.set("enable.idempotence", "true") }
-        if producerConfig["linger.ms"] == nil && producerConfig["queue.buffering.max.ms"] == nil { producerConfig.set("linger.ms", "1") }
+        producerConfig.setEngineProducerDefaults()
         self.producer = try KafkaProducer(config: producerConfig)
         self.store = try PartitionStateStore(config: producerConfig, topic: scale.stateTopic)
     }

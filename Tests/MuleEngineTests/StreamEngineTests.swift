@@ -204,4 +204,27 @@ struct StreamEngineTests {
         #expect(second.consumed == 1)
         #expect(second.alertsPublished == 0)
     }
+
+    /// An alert leaves while the batch that raised it is still being handled: with a poll
+    /// batch far larger than the input, the alert of the 7th event is published right after
+    /// that event (or the next, which moves event time past it), not after the 300 behind it.
+    @Test func anAlertIsPublishedWhenItsEventIsHandledNotWhenTheBatchEnds() throws {
+        let h = try Harness()
+        let filler = (1...300).map { Self.event("f-\($0)", Self.t0 + 200_000 + Int64($0), "f-payer-\($0)", "f-payee-\($0)", "2.00") }
+        try h.produce(Self.mule("B", from: Self.t0) + filler)
+        var config = h.engineConfig()
+        config.pollBatch = 10_000
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let engine = try StreamEngine(config: config, rules: Self.rules(), logger: logger)
+        var consumedAtAlert: [UInt64] = []
+        engine.onAlert = { [unowned engine] _ in consumedAtAlert.append(engine.counters.consumed) }
+        let counters = try engine.run(stop: StopSignal())
+        #expect(counters.consumed == 307)
+        #expect(counters.alertsPublished == 2)
+        #expect(consumedAtAlert.count == 2)
+        #expect(consumedAtAlert.allSatisfy { $0 <= 8 })
+        // Everything handled was committed: a restart in the same group reads nothing again.
+        #expect(try h.run(h.engineConfig()).consumed == 0)
+    }
 }

@@ -1,9 +1,10 @@
 // The engine through the broker (librdkafka's mock cluster, in this process).
 //
-//   broker throughput [events=1000000] [rounds=3]
-//       produces a simulated stream to the broker, then runs StreamEngine over it `rounds` times
+//   broker throughput [events=1000000] [rounds=3] [--input-linger MS] [BROKER OPTIONS]
+//       produces a simulated stream to the broker (linger.ms 5, or MS: the mock hands out one
+//       producer batch per partition per fetch), then runs StreamEngine over it `rounds` times
 //       (a new consumer group each) and prints the best events/s (first batch to last batch).
-//   broker latency --rate 100000 [--seconds 10] [--burst 0] [--defaults]
+//   broker latency --rate 100000 [--seconds 10] [--burst 0] [--defaults] [BROKER OPTIONS]
 //                  [--lateness MS] [--idle-flush MS] [--input-linger MS] [--alert-linger MS]
 //                  [--fetch-wait MS] [--poll-batch N] [--warm-up S] [--accounts N] [--wall-time] [--core-only]
 //       --wall-time: event time = scheduled wall time (see LatencyPlan); --core-only: the
@@ -15,6 +16,11 @@
 //       librdkafka's defaults); each flag overrides one.
 //   broker state-restore [MiB=4] [rounds=5] [--bootstrap HOST:PORT]
 //       write and restore one partition's state snapshot through PartitionStateStore (StateRestore.swift).
+//   BROKER OPTIONS (throughput, latency):
+//       --bootstrap HOST:PORT  an external broker instead of the in-process mock cluster (topics of
+//                              this run are created there: `Benchmarks/tansu.sh run …` starts Tansu)
+//       --partitions N         input partitions (default: enough for the mock's ~5 MiB retention, ≥ 8)
+//       -X key=value           a librdkafka property for the engine's clients (repeatable; printed)
 import BenchSupport
 import BrokerSupport
 import Foundation
@@ -32,32 +38,84 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-func throughput(_ args: [String]) throws {
+/// `--bootstrap`, `--partitions` and `-X` taken out of a command's arguments.
+struct BrokerChoice {
+    var bootstrap: String?
+    var partitions: Int32?
+    var properties: [(String, String)] = []
+
+    init(taking args: inout [String]) {
+        var rest: [String] = []
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            guard ["--bootstrap", "--partitions", "-X"].contains(a) else { rest.append(a); i += 1; continue }
+            guard i + 1 < args.count else { fail("\(a) needs a value") }
+            let v = args[i + 1]
+            switch a {
+            case "--bootstrap": bootstrap = v
+            case "--partitions":
+                guard let n = Int32(v), n > 0 else { fail("--partitions takes a whole number > 0, not \(v)") }
+                partitions = n
+            default:
+                guard let eq = v.firstIndex(of: "="), eq != v.startIndex else { fail("-X takes key=value, not \(v)") }
+                properties.append((String(v[..<eq]), String(v[v.index(after: eq)...])))
+            }
+            i += 2
+        }
+        args = rest
+    }
+
+    /// The rig: the external broker, or the mock with `defaultPartitions` unless told otherwise.
+    func rig(defaultPartitions: Int32) throws -> BrokerRig {
+        let n = partitions ?? defaultPartitions
+        if let bootstrap { return try BrokerRig(bootstrap: bootstrap, partitions: n) }
+        return try BrokerRig(partitions: n)
+    }
+}
+
+func throughput(_ arguments: [String]) throws {
+    var args = arguments
+    let choice = BrokerChoice(taking: &args)
+    var settings = PipelineSettings.defaults
+    settings.engineProperties = choice.properties
+    if let i = args.firstIndex(of: "--input-linger") {
+        guard i + 1 < args.count, let v = Int(args[i + 1]), v >= 0 else { fail("--input-linger takes a whole number ≥ 0") }
+        settings.inputLingerMillis = v
+        args.removeSubrange(i...(i + 1))
+    }
+    if let unknown = args.first(where: { Int($0) == nil }) { fail("unexpected argument \(unknown)") }
     let numbers = args.compactMap { Int($0) }
     let events = numbers.count > 0 ? numbers[0] : 1_000_000
     let rounds = numbers.count > 1 ? numbers[1] : 3
     let clock = ContinuousClock()
     let stream = SimulatedStream(accounts: max(200, events / 10), events: events)
     let rules = shippedRules()
-    let rig = try BrokerRig(partitions: BrokerRig.partitions(forBytes: stream.arena.count))
+    let rig = try choice.rig(defaultPartitions: BrokerRig.partitions(forBytes: stream.arena.count))
+    print("broker: \(rig.brokerDescription); engine: \(settings)"
+          + rig.harnessConsumerProperties.map { " (harness: -X \($0.0)=\($0.1))" }.joined())
     var t0 = clock.now
-    try rig.produceAll(stream)
+    try rig.produceAll(stream, settings: settings)
     let produceSeconds = seconds(clock.now - t0)
     print("produced \(stream.count) events to \(rig.partitions) partitions in \(String(format: "%.2f", produceSeconds)) s "
           + "(\(Int(Double(stream.count) / produceSeconds)) events/s, acknowledged)")
     var best: ThroughputRun?
     for r in 0..<rounds {
         t0 = clock.now
-        let run = try rig.drainWithEngine(rules: rules, group: "throughput-\(r)")
+        let run = try rig.drainWithEngine(rules: rules, group: "throughput-\(r)", settings: settings)
         guard run.consumed == UInt64(stream.count) else { throw BenchFailure("engine consumed \(run.consumed) of \(stream.count)") }
         print("round \(r + 1): \(Int(run.eventsPerSecond)) events/s (\(run.consumed) events in \(String(format: "%.2f", run.activeSeconds)) s active, "
-              + "\(String(format: "%.1f", seconds(clock.now - t0))) s with group join and idle exit), \(run.alerts) alerts")
+              + "\(String(format: "%.1f", seconds(clock.now - t0))) s with group join and idle exit; engine thread "
+              + "on CPU \(String(format: "%.2f", run.engineCPUSeconds)) s, waiting for a CPU \(String(format: "%.2f", run.engineRunnableSeconds)) s), "
+              + "\(run.alerts) alerts, \(run.deadLettered) dead-lettered")
         if run.eventsPerSecond > best?.eventsPerSecond ?? 0 { best = run }
     }
     print("engine through broker: \(Int(best!.eventsPerSecond)) events/s (best of \(rounds)); peak RSS \(peakRSSMiB()) MiB (broker, stream and engine in one process)")
 }
 
-func latency(_ args: [String]) throws {
+func latency(_ arguments: [String]) throws {
+    var args = arguments
+    let choice = BrokerChoice(taking: &args)
     var options: [String: String] = [:]
     var flags: Set<String> = []
     var i = 0
@@ -87,6 +145,7 @@ func latency(_ args: [String]) throws {
     if let v = int("--fetch-wait") { plan.settings.fetchWaitMaxMillis = v }
     if let v = int("--poll-batch"), v > 0 { plan.settings.pollBatch = v }
     if let v = int("--accounts") { plan.accounts = max(200, v) }
+    plan.settings.engineProperties = choice.properties
     if let unknown = options.keys.first { fail("unknown option \(unknown)") }
 
     let coreOnly = flags.contains("--core-only")
@@ -101,7 +160,9 @@ func latency(_ args: [String]) throws {
     }
     // Consumed while produced: retention (~5 MiB a partition) only has to hold the engine's
     // lag; enough partitions for 4 s of it.
-    let rig = try BrokerRig(partitions: BrokerRig.partitions(forBytes: rate * 4 * stream.arena.count / max(1, stream.count)))
+    let rig = try choice.rig(defaultPartitions: BrokerRig.partitions(forBytes: rate * 4 * stream.arena.count / max(1, stream.count)))
+    print("broker: \(rig.brokerDescription), \(rig.partitions) input partitions"
+          + rig.harnessConsumerProperties.map { " (harness: -X \($0.0)=\($0.1))" }.joined())
     print("rate \(rate) events/s for \(plan.measuredSeconds) s measured (after \(plan.warmUpSeconds) s warm-up at \(plan.warmUpRate) events/s)"
           + (plan.burst > 0 ? ", burst of \(plan.burst) events at once half-way" : "")
           + (plan.stampWallTime ? ", event time = wall time" : ", simulator event times") + "; \(plan.settings)")
@@ -109,6 +170,9 @@ func latency(_ args: [String]) throws {
     print("produced \(r.produced) events; engine consumed \(r.engine.consumed), dead-lettered \(r.engine.deadLettered), "
           + "late \(r.engine.detector.lateDropped); alerts received \(r.alertsReceived) (\(r.unmatchedAlerts) without a trigger found)")
     print("producer worst lag behind schedule: \(String(format: "%.2f", Double(r.maxProducerLagMicros) / 1000)) ms")
+    let sched = r.engineSchedule
+    print("engine thread: on CPU \(String(format: "%.2f", sched.onCPU)) s (\(String(format: "%.2f", sched.onCPU * 1e6 / Double(max(1, r.engine.consumed)))) µs per event), "
+          + "runnable but waiting for a CPU \(String(format: "%.2f", sched.runnable)) s (group join included)")
     report("produced → alert", r.latenciesMicros)
     if plan.burst > 0 { report("burst triggers only", r.burstLatenciesMicros) }
     print("peak RSS \(peakRSSMiB()) MiB")
@@ -164,7 +228,7 @@ do {
     case "latency": try latency(Array(args.dropFirst()))
     case "lateness": lateness(Array(args.dropFirst()))
     case "state-restore": try stateRestore(Array(args.dropFirst()))
-    default: fail("usage: broker throughput [events] [rounds] | broker latency --rate N [options] | broker lateness [events] [disorder-ms] | broker state-restore [MiB] [rounds] [--bootstrap HOST:PORT] (see the source header)")
+    default: fail("usage: broker throughput [events] [rounds] [--bootstrap HOST:PORT] [--partitions N] [-X k=v] | broker latency --rate N [options] | broker lateness [events] [disorder-ms] | broker state-restore [MiB] [rounds] [--bootstrap HOST:PORT] (see the source header)")
     }
 } catch {
     FileHandle.standardError.write(Data("broker: \(error)\n".utf8))
