@@ -5,6 +5,40 @@ import Testing
 /// The core's lookup structures (account interning, dedup index, transfer-id ring, reorder
 /// buffer) checked against plain models under seeded random operation sequences.
 @Suite struct LookupStructureTests {
+    @Test func dedupIndexAgreesWithAModelUnderRandomInsertAndExpiry() {
+        for seed: UInt64 in 1...12 {
+            var rng = SeededRandom(state: seed)
+            let cap = seed % 2 == 0 ? 300 : 100_000
+            var d = DedupIndex(maxEntries: cap, initialCapacity: 16)
+            var fifo: [(ts: Int64, hash: UInt64)] = []  // the model: arrival order
+            var head = 0
+            var forced: UInt64 = 0
+            var now: Int64 = 0
+            for _ in 0..<8_000 {
+                now += Int64.random(in: 0..<5, using: &rng)
+                if Int.random(in: 0..<50, using: &rng) == 0 {
+                    let cutoff = now - Int64.random(in: 0..<200, using: &rng)
+                    d.expire(before: cutoff)
+                    while head < fifo.count && fifo[head].ts < cutoff { head += 1 }
+                    continue
+                }
+                // Hash 0 is stored as 1: both name the same id here.
+                var h = UInt64.random(in: 0..<2_000, using: &rng)
+                if h == 1 { h = 0 }
+                let ts = now - Int64.random(in: 0..<20, using: &rng)
+                let present = fifo[head...].contains { $0.hash == h }
+                if !present && fifo.count - head >= cap { head += 1; forced += 1 }
+                #expect(d.insert(h, at: ts) == !present, "seed \(seed)")
+                if !present { fifo.append((ts, h)) }
+                #expect(d.count == fifo.count - head, "seed \(seed)")
+            }
+            #expect(d.forcedExpiries == forced)
+            var order: [UInt64] = []
+            d.forEachEntry { order.append($0.hash == 1 ? 0 : $0.hash) }
+            #expect(order == fifo[head...].map(\.hash), "seed \(seed)")
+        }
+    }
+
     @Test func transferIdLogReturnsEveryIdUntilTheRingOverwritesIt() {
         var rng = SeededRandom(state: 3)
         var log = TransferIdLog(capacityBytes: 1024)
