@@ -5,6 +5,109 @@ import Testing
 /// The core's lookup structures (account interning, dedup index, transfer-id ring, reorder
 /// buffer) checked against plain models under seeded random operation sequences.
 @Suite struct LookupStructureTests {
+    private func name(_ k: Int) -> [UInt8] {
+        // Lengths 0…40 so both the word loop and the tail of the hash and compare are exercised.
+        Array("acct-\(k)-".utf8) + [UInt8](repeating: UInt8(k % 251), count: k % 33)
+    }
+
+    private func intern(_ t: inout AccountTable, _ bytes: [UInt8]) -> (id: Int32, isNew: Bool) {
+        bytes.withUnsafeBytes { t.intern($0) }
+    }
+
+    private func lookup(_ t: AccountTable, _ bytes: [UInt8]) -> Int32? {
+        bytes.withUnsafeBytes { t.lookup($0) }
+    }
+
+    /// Every live name maps to its own id, every id to its name, and removed names are unknown.
+    private func expectAgrees(_ t: AccountTable, _ model: [[UInt8]: Int32], _ removed: Set<[UInt8]>) {
+        #expect(t.count == model.count)
+        for (bytes, id) in model {
+            #expect(lookup(t, bytes) == id)
+            #expect(t.contains(id))
+            #expect(t.withName(id) { Array($0) } == bytes)
+        }
+        for bytes in removed where model[bytes] == nil { #expect(lookup(t, bytes) == nil) }
+    }
+
+    @Test func accountTableAgreesWithADictionaryUnderRandomInternAndRemove() {
+        for seed: UInt64 in 1...12 {
+            var rng = SeededRandom(state: seed)
+            var t = AccountTable(initialCapacity: 16)
+            var model: [[UInt8]: Int32] = [:]
+            var removed = Set<[UInt8]>()
+            for _ in 0..<6_000 {
+                let bytes = name(Int.random(in: 0..<1_500, using: &rng))
+                if Int.random(in: 0..<3, using: &rng) == 0, let id = model[bytes] {
+                    t.remove(id)
+                    model[bytes] = nil
+                    removed.insert(bytes)
+                    continue
+                }
+                let (id, isNew) = intern(&t, bytes)
+                #expect(isNew == (model[bytes] == nil), "seed \(seed)")
+                if let known = model[bytes] { #expect(id == known, "seed \(seed)") }
+                // A new name never gets an id a live name holds.
+                if isNew { #expect(!model.values.contains(id), "seed \(seed)") }
+                model[bytes] = id
+            }
+            expectAgrees(t, model, removed)
+        }
+    }
+
+    /// Past 2^16 and 2^17 ids the slots give the tag a bit less room each time (`widenIds`);
+    /// lookups, removal (backward shift) and growth must be unaffected.
+    @Test func accountTableKeepsEveryNameAcrossIdWidening() {
+        var t = AccountTable()
+        var model: [[UInt8]: Int32] = [:]
+        for k in 0..<140_000 {
+            let bytes = Array("w\(k)".utf8)
+            let (id, isNew) = intern(&t, bytes)
+            #expect(isNew && Int(id) == k)
+            model[bytes] = id
+        }
+        #expect(t.idBits == 18)
+        var removed = Set<[UInt8]>()
+        for k in stride(from: 0, to: 140_000, by: 3) {
+            let bytes = Array("w\(k)".utf8)
+            t.remove(model[bytes]!)
+            model[bytes] = nil
+            removed.insert(bytes)
+        }
+        expectAgrees(t, model, removed)
+        // Freed ids are handed out again, below the widened id range.
+        let (again, isNew) = intern(&t, Array("fresh".utf8))
+        #expect(isNew && again % 3 == 0 && again < 140_000)
+    }
+
+    @Test func accountTableCheckpointRestoresIdsNamesAndFreeIds() throws {
+        var rng = SeededRandom(state: 7)
+        var t = AccountTable()
+        var model: [[UInt8]: Int32] = [:]
+        for k in 0..<70_000 { model[name(k)] = intern(&t, name(k)).id }
+        for _ in 0..<20_000 {
+            let k = Int.random(in: 0..<70_000, using: &rng)
+            if let id = model[name(k)] { t.remove(id); model[name(k)] = nil }
+        }
+        var w = CheckpointWriter()
+        t.writeCheckpoint(to: &w)
+        var r = CheckpointReader(w.bytes)
+        var restored = try AccountTable.readCheckpoint(from: &r)
+        #expect(restored.idCapacity == t.idCapacity)
+        expectAgrees(restored, model, [])
+        // Both hand out the same freed id next.
+        #expect(intern(&restored, Array("new".utf8)).id == intern(&t, Array("new".utf8)).id)
+    }
+
+    @Test func accountTableCheckpointWithARepeatedNameIsRejected() {
+        var w = CheckpointWriter()
+        w.tag("ACCT")
+        w.count(2)
+        for _ in 0..<2 { w.i32(3); w.raw(Array("abc".utf8)) }
+        w.count(0)
+        var r = CheckpointReader(w.bytes)
+        #expect(throws: CheckpointError.self) { _ = try AccountTable.readCheckpoint(from: &r) }
+    }
+
     @Test func dedupIndexAgreesWithAModelUnderRandomInsertAndExpiry() {
         for seed: UInt64 in 1...12 {
             var rng = SeededRandom(state: seed)
