@@ -186,4 +186,32 @@ import Testing
             #expect(b.count == model.count)
         }
     }
+
+    @Test func intMapAgreesWithADictionaryUnderRandomSetAndRemove() {
+        for seed: UInt64 in 1...8 {
+            var rng = SeededRandom(state: seed)
+            var m = IntMap<Int32, (from: Int32, ts: Int64)>(filler: (-1, 0))
+            var model: [Int32: Int64] = [:]
+            // Few distinct keys for many operations: long probe chains, many backward shifts.
+            let keys = Int32(seed % 2 == 0 ? 300 : 40_000)
+            for step in 0..<20_000 {
+                let k = Int32.random(in: 0..<keys, using: &rng)
+                if Bool.random(using: &rng) {
+                    m[k] = (k &+ 1, Int64(step))
+                    model[k] = Int64(step)
+                } else {
+                    m.removeValue(forKey: k)
+                    model[k] = nil
+                }
+                #expect(m[k]?.ts == model[k], "seed \(seed)")
+            }
+            #expect(m.count == model.count)
+            var seen: [Int32: Int64] = [:]
+            for (k, v) in m {
+                #expect(v.from == k &+ 1)
+                seen[k] = v.ts
+            }
+            #expect(seen == model, "seed \(seed)")
+        }
+    }
 }
