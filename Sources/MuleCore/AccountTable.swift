@@ -14,7 +14,10 @@ public struct AccountTable: Sendable {
     @usableFromInline var slots: [UInt32]  // 0 = empty
     @usableFromInline var slotMask: Int
     @usableFromInline var idBits: UInt32 = 16
+    /// Name bytes; only the first `arenaUsed` are in use (the rest is spare capacity, allocated
+    /// but never read), so appending a name is one copy, not a generic `append(contentsOf:)`.
     @usableFromInline var arena: [UInt8] = []
+    @usableFromInline var arenaUsed = 0
     @usableFromInline var spans: [NameSpan] = []
     @usableFromInline var homes: [UInt32] = []
     @usableFromInline var freeIds: [Int32] = []
@@ -115,7 +118,7 @@ public struct AccountTable: Sendable {
     /// and there is one, else the next new one.
     @usableFromInline
     mutating func insertNew(_ bytes: UnsafeRawBufferPointer, hash h: UInt64, at s: Int, reuseFreed: Bool = true) -> Int32 {
-        let span = NameSpan(offset: UInt32(arena.count), length: UInt32(bytes.count))
+        let span = NameSpan(offset: UInt32(arenaUsed), length: UInt32(bytes.count))
         let id: Int32
         if reuseFreed, let reused = freeIds.popLast() {
             id = reused
@@ -126,8 +129,7 @@ public struct AccountTable: Sendable {
             spans.append(span)
             homes.append(UInt32(truncatingIfNeeded: h))
         }
-        // Typed, so the append is one memcpy (a raw buffer went through a generic byte loop).
-        arena.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+        appendName(bytes)
         if UInt32(id) &+ 1 >= 1 &<< idBits { widenIds() }
         slots[s] = slotValue(id, tag: tag(h))
         liveCount += 1
@@ -164,7 +166,7 @@ public struct AccountTable: Sendable {
         spans[i].length = NameSpan.free
         freeIds.append(id)
         liveCount -= 1
-        if garbageBytes > 4096 && garbageBytes * 2 > arena.count { compact() }
+        if garbageBytes > 4096 && garbageBytes * 2 > arenaUsed { compact() }
     }
 
     /// True if `id` currently names an account.
@@ -226,15 +228,48 @@ public struct AccountTable: Sendable {
         }
     }
 
-    mutating func compact() {
-        var fresh: [UInt8] = []
-        fresh.reserveCapacity(arena.count - garbageBytes)
-        for i in 0..<spans.count where spans[i].length != NameSpan.free {
-            let off = Int(spans[i].offset)
-            spans[i].offset = UInt32(fresh.count)
-            fresh.append(contentsOf: arena[off..<off + Int(spans[i].length)])
+    @usableFromInline
+    mutating func appendName(_ bytes: UnsafeRawBufferPointer) {
+        let at = arenaUsed
+        let n = bytes.count
+        if at + n > arena.count { growArena(to: at + n) }
+        if n > 0 { arena.withUnsafeMutableBytes { (a: UnsafeMutableRawBufferPointer) in (a.baseAddress! + at).copyMemory(from: bytes.baseAddress!, byteCount: n) } }
+        arenaUsed = at + n
+    }
+
+    /// Doubles the arena (at least to `needed` bytes), keeping the bytes in use. The spare part
+    /// is left uninitialised: nothing reads past `arenaUsed`.
+    mutating func growArena(to needed: Int) {
+        var cap = max(1024, arena.count * 2)
+        while cap < needed { cap *= 2 }
+        let used = arenaUsed
+        arena = arena.withUnsafeBytes { old in
+            [UInt8](unsafeUninitializedCapacity: cap) { buf, initialized in
+                if used > 0 { UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: old.baseAddress!, byteCount: used) }
+                initialized = cap
+            }
         }
-        arena = fresh
+    }
+
+    mutating func compact() {
+        let cap = max(1024, (arenaUsed - garbageBytes) * 2)
+        var moved = spans
+        spans = []  // `moved` is the only reference: rewritten in place
+        var used = 0
+        arena = arena.withUnsafeBytes { old in
+            [UInt8](unsafeUninitializedCapacity: cap) { buf, initialized in
+                let to = UnsafeMutableRawPointer(buf.baseAddress!)
+                for i in moved.indices where moved[i].length != NameSpan.free {
+                    let len = Int(moved[i].length)
+                    if len > 0 { (to + used).copyMemory(from: old.baseAddress! + Int(moved[i].offset), byteCount: len) }
+                    moved[i].offset = UInt32(used)
+                    used += len
+                }
+                initialized = cap
+            }
+        }
+        spans = moved
+        arenaUsed = used
         garbageBytes = 0
     }
 

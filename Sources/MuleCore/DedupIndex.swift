@@ -104,20 +104,20 @@ public struct DedupIndex: Sendable {
         fifoCount += 1
     }
 
-    /// Re-lays the full ring in order at double size (two block copies).
+    /// Re-lays the full ring in order at double size (two block copies; the new half is left
+    /// uninitialised: entries past `fifoCount` are written before they are read).
     @usableFromInline
     mutating func growFifo() {
         let n = fifo.count
-        var next = [Entry](repeating: Entry(ts: 0, hash: 0), count: n * 2)
         let head = fifoHead
-        next.withUnsafeMutableBufferPointer { dst in
-            fifo.withUnsafeBufferPointer { src in
+        fifo = fifo.withUnsafeBufferPointer { src in
+            [Entry](unsafeUninitializedCapacity: n * 2) { dst, initialized in
                 let first = n - head
                 dst.baseAddress!.initialize(from: src.baseAddress! + head, count: first)
                 (dst.baseAddress! + first).initialize(from: src.baseAddress!, count: head)
+                initialized = n * 2
             }
         }
-        fifo = next
         fifoHead = 0
     }
 

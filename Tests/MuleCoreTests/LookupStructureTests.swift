@@ -79,6 +79,29 @@ import Testing
         #expect(isNew && again % 3 == 0 && again < 140_000)
     }
 
+    /// Names removed and new ones interned until the arena is compacted (more than half of it
+    /// garbage) several times: every live name still reads back, every removed one is unknown.
+    @Test func accountTableKeepsNamesAcrossArenaCompaction() {
+        var t = AccountTable(initialCapacity: 16)
+        var model: [[UInt8]: Int32] = [:]
+        var removed = Set<[UInt8]>()
+        for round in 0..<6 {
+            for k in 0..<2_000 {
+                let bytes = name(round * 10_000 + k)
+                model[bytes] = intern(&t, bytes).id
+            }
+            for k in 0..<2_000 where k % 10 != 0 {
+                let bytes = name(round * 10_000 + k)
+                t.remove(model[bytes]!)
+                model[bytes] = nil
+                removed.insert(bytes)
+            }
+            #expect(t.garbageBytes * 2 <= t.arenaUsed || t.garbageBytes <= 4096)
+        }
+        expectAgrees(t, model, removed)
+        #expect(t.arenaUsed - t.garbageBytes == model.keys.reduce(0) { $0 + $1.count })
+    }
+
     @Test func accountTableCheckpointRestoresIdsNamesAndFreeIds() throws {
         var rng = SeededRandom(state: 7)
         var t = AccountTable()
