@@ -7,12 +7,11 @@ extension AccountTable {
         w.count(idCapacity)
         arena.withUnsafeBytes { a in
             for i in 0..<idCapacity {
-                let len = Int(keyLength[i])
-                w.i32(Int32(len))
-                if len > 0 {
-                    let off = Int(keyOffset[i])
-                    for k in 0..<len { w.u8(a[off + k]) }
-                }
+                let span = spans[i]
+                guard span.length != NameSpan.free else { w.i32(-1); continue }
+                w.i32(Int32(span.length))
+                let off = Int(span.offset)
+                for k in 0..<Int(span.length) { w.u8(a[off + k]) }
             }
         }
         w.count(freeIds.count)
@@ -33,31 +32,13 @@ extension AccountTable {
             live += 1
         }
         var t = AccountTable(initialCapacity: max(1024, live))
-        for name in names {
-            guard let name else {
-                t.keyOffset.append(0)
-                t.keyLength.append(-1)
-                t.keyHash.append(0)
-                continue
+        for (id, name) in names.enumerated() {
+            guard let name else { _ = t.restoreNextId(nil); continue }
+            guard name.withUnsafeBytes({ t.restoreNextId($0) }) else {
+                let other = name.withUnsafeBytes { t.lookup($0) } ?? -1
+                throw .corrupt("account name repeated at ids \(other) and \(id)")
             }
-            let id = Int32(t.keyLength.count)
-            let h = ByteHash.hash(Array(name), seed: ByteHash.accountSeed)
-            var s = Int(truncatingIfNeeded: h) & t.slotMask
-            while t.slotIds[s] >= 0 {
-                let other = t.slotIds[s]
-                if t.keyHash[Int(other)] == h && t.arena[Int(t.keyOffset[Int(other)])...].starts(with: name)
-                    && Int(t.keyLength[Int(other)]) == name.count {
-                    throw .corrupt("account name repeated at ids \(other) and \(id)")
-                }
-                s = (s + 1) & t.slotMask
-            }
-            t.keyOffset.append(Int32(t.arena.count))
-            t.keyLength.append(Int32(name.count))
-            t.keyHash.append(h)
-            t.arena.append(contentsOf: name)
-            t.slotIds[s] = id
         }
-        t.liveCount = live
         let free = try r.count("free ids", minBytes: 4)
         guard free == n - live else { throw .corrupt("\(free) free ids listed, \(n - live) ids are free") }
         for _ in 0..<free {

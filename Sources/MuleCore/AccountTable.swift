@@ -3,23 +3,46 @@
 /// Open addressing with linear probing and backward-shift deletion; the key bytes live in one
 /// contiguous arena that is compacted when more than half of it belongs to removed accounts.
 /// Removed ids are reused (lowest freed first is not guaranteed).
+///
+/// A slot is 32 bits: `id + 1` in the low `idBits` and the top bits of the name's hash (a tag)
+/// above it, so a probe compares the tag before it reads the name: a lookup touches the slot,
+/// the id's span and the name bytes, not a separate hash array on the way (one cache miss less
+/// per event and account). The tag narrows by a bit each time the ids outgrow `idBits`
+/// (`widenIds`). Per id, `spans` holds where the name is and `homes` the low 32 bits of its
+/// hash, which only removal and growth read.
 public struct AccountTable: Sendable {
-    @usableFromInline var slotIds: [Int32]  // -1 = empty
+    @usableFromInline var slots: [UInt32]  // 0 = empty
     @usableFromInline var slotMask: Int
+    @usableFromInline var idBits: UInt32 = 16
+    /// Name bytes; only the first `arenaUsed` are in use (the rest is spare capacity, allocated
+    /// but never read), so appending a name is one copy, not a generic `append(contentsOf:)`.
     @usableFromInline var arena: [UInt8] = []
-    @usableFromInline var keyOffset: [Int32] = []
-    @usableFromInline var keyLength: [Int32] = []  // -1 = free id
-    @usableFromInline var keyHash: [UInt64] = []
+    @usableFromInline var arenaUsed = 0
+    @usableFromInline var spans: [NameSpan] = []
+    @usableFromInline var homes: [UInt32] = []
     @usableFromInline var freeIds: [Int32] = []
     @usableFromInline var liveCount = 0
     /// Accounts currently interned.
     public var count: Int { liveCount }
     @usableFromInline var garbageBytes = 0
 
+    /// Where an id's name sits in the arena; `length == NameSpan.free` marks a free id.
+    @usableFromInline
+    struct NameSpan: Sendable {
+        @usableFromInline var offset: UInt32
+        @usableFromInline var length: UInt32
+        @usableFromInline static let free = UInt32.max
+
+        @inlinable init(offset: UInt32, length: UInt32) {
+            self.offset = offset
+            self.length = length
+        }
+    }
+
     public init(initialCapacity: Int = 1024) {
         var cap = 16
         while cap < initialCapacity * 2 { cap <<= 1 }
-        slotIds = Array(repeating: -1, count: cap)
+        slots = Array(repeating: 0, count: cap)
         slotMask = cap - 1
     }
 
@@ -34,100 +57,129 @@ public struct AccountTable: Sendable {
     }
 
     /// One past the largest id ever handed out: arrays indexed by account id need this size.
-    @inlinable public var idCapacity: Int { keyLength.count }
+    @inlinable public var idCapacity: Int { spans.count }
+
+    /// The tag of a hash: its top `32 - idBits` bits.
+    @inlinable @inline(__always)
+    func tag(_ h: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: h &>> UInt64(32 &+ idBits)) }
+
+    @inlinable @inline(__always)
+    func slotValue(_ id: Int32, tag: UInt32) -> UInt32 { tag &<< idBits | UInt32(id &+ 1) }
+
+    @inlinable @inline(__always)
+    func slotId(_ v: UInt32) -> Int32 { Int32(bitPattern: (v & (1 &<< idBits &- 1)) &- 1) }
 
     @inlinable
     func keyEquals(_ id: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        let i = Int(id)
-        let len = Int(keyLength[i])
-        guard len == bytes.count else { return false }
-        let off = Int(keyOffset[i])
+        let span = spans[Int(id)]
+        guard span.length == UInt32(truncatingIfNeeded: bytes.count) else { return false }
+        let len = Int(span.length)
         return arena.withUnsafeBytes { a in
-            len == 0 || memcmpBytes(a.baseAddress! + off, bytes.baseAddress!, len)
+            len == 0 || memcmpBytes(a.baseAddress! + Int(span.offset), bytes.baseAddress!, len)
+        }
+    }
+
+    /// The slot holding `bytes` (hash `h`), or the empty slot that ends its probe chain.
+    @inlinable @inline(__always)
+    func probe(_ bytes: UnsafeRawBufferPointer, _ h: UInt64) -> (slot: Int, id: Int32?) {
+        let t = tag(h)
+        let mask = slotMask
+        let shift = idBits
+        return slots.withUnsafeBufferPointer { sl in
+            var s = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let v = sl[s]
+                if v == 0 { return (s, nil) }
+                if v &>> shift == t {
+                    let id = slotId(v)
+                    if keyEquals(id, bytes) { return (s, id) }
+                }
+                s = (s &+ 1) & mask
+            }
         }
     }
 
     /// The id of `bytes`, or nil if not interned.
     @inlinable
     public func lookup(_ bytes: UnsafeRawBufferPointer) -> Int32? {
-        let h = ByteHash.hash(bytes, seed: ByteHash.accountSeed)
-        var s = Int(truncatingIfNeeded: h) & slotMask
-        while true {
-            let id = slotIds[s]
-            if id < 0 { return nil }
-            if keyHash[Int(id)] == h && keyEquals(id, bytes) { return id }
-            s = (s + 1) & slotMask
-        }
+        probe(bytes, ByteHash.hash(bytes, seed: ByteHash.accountSeed)).id
     }
 
     /// The id of `bytes`, interning it if new.
     @inlinable
     public mutating func intern(_ bytes: UnsafeRawBufferPointer) -> (id: Int32, isNew: Bool) {
         let h = ByteHash.hash(bytes, seed: ByteHash.accountSeed)
-        var s = Int(truncatingIfNeeded: h) & slotMask
-        while true {
-            let id = slotIds[s]
-            if id < 0 { break }
-            if keyHash[Int(id)] == h && keyEquals(id, bytes) { return (id, false) }
-            s = (s + 1) & slotMask
-        }
+        let (s, found) = probe(bytes, h)
+        if let found { return (found, false) }
+        return (insertNew(bytes, hash: h, at: s), true)
+    }
+
+    /// Gives `bytes` (not present; `s` ends its probe chain) an id: a freed one if `reuseFreed`
+    /// and there is one, else the next new one.
+    @usableFromInline
+    mutating func insertNew(_ bytes: UnsafeRawBufferPointer, hash h: UInt64, at s: Int, reuseFreed: Bool = true) -> Int32 {
+        let span = NameSpan(offset: UInt32(arenaUsed), length: UInt32(bytes.count))
         let id: Int32
-        if let reused = freeIds.popLast() {
+        if reuseFreed, let reused = freeIds.popLast() {
             id = reused
-            keyOffset[Int(id)] = Int32(arena.count)
-            keyLength[Int(id)] = Int32(bytes.count)
-            keyHash[Int(id)] = h
+            spans[Int(id)] = span
+            homes[Int(id)] = UInt32(truncatingIfNeeded: h)
         } else {
-            id = Int32(keyLength.count)
-            keyOffset.append(Int32(arena.count))
-            keyLength.append(Int32(bytes.count))
-            keyHash.append(h)
+            id = Int32(spans.count)
+            spans.append(span)
+            homes.append(UInt32(truncatingIfNeeded: h))
         }
-        arena.append(contentsOf: bytes)
-        slotIds[s] = id
+        appendName(bytes)
+        if UInt32(id) &+ 1 >= 1 &<< idBits { widenIds() }
+        slots[s] = slotValue(id, tag: tag(h))
         liveCount += 1
-        if liveCount * 4 >= slotIds.count * 3 { grow() }
-        return (id, true)
+        if liveCount * 4 >= slots.count * 3 { grow() }
+        return id
     }
 
     /// Forgets an account; its id may be handed out again by a later `intern`.
     public mutating func remove(_ id: Int32) {
         let i = Int(id)
-        precondition(keyLength[i] >= 0, "removing a free account id")
-        var s = Int(truncatingIfNeeded: keyHash[i]) & slotMask
-        while slotIds[s] != id { s = (s + 1) & slotMask }
-        // Backward-shift deletion keeps probe chains intact without tombstones.
-        var hole = s
-        var j = (s + 1) & slotMask
-        while slotIds[j] >= 0 {
-            let home = Int(truncatingIfNeeded: keyHash[Int(slotIds[j])]) & slotMask
-            let dist = (j - home) & slotMask
-            let holeDist = (j - hole) & slotMask
-            if dist >= holeDist {
-                slotIds[hole] = slotIds[j]
-                hole = j
+        precondition(contains(id), "removing a free account id")
+        let mask = slotMask
+        let shift = idBits
+        let idMask: UInt32 = 1 &<< shift &- 1
+        homes.withUnsafeBufferPointer { homes in
+            slots.withUnsafeMutableBufferPointer { sl in
+                var s = Int(homes[i]) & mask
+                while sl[s] & idMask != UInt32(id &+ 1) { s = (s &+ 1) & mask }
+                // Backward-shift deletion keeps probe chains intact without tombstones.
+                var hole = s
+                var j = (s &+ 1) & mask
+                while sl[j] != 0 {
+                    let home = Int(homes[Int((sl[j] & idMask) &- 1)]) & mask
+                    if (j &- home) & mask >= (j &- hole) & mask {
+                        sl[hole] = sl[j]
+                        hole = j
+                    }
+                    j = (j &+ 1) & mask
+                }
+                sl[hole] = 0
             }
-            j = (j + 1) & slotMask
         }
-        slotIds[hole] = -1
-        garbageBytes += Int(keyLength[i])
-        keyLength[i] = -1
+        garbageBytes += Int(spans[i].length)
+        spans[i].length = NameSpan.free
         freeIds.append(id)
         liveCount -= 1
-        if garbageBytes > 4096 && garbageBytes * 2 > arena.count { compact() }
+        if garbageBytes > 4096 && garbageBytes * 2 > arenaUsed { compact() }
     }
 
     /// True if `id` currently names an account.
     @inlinable public func contains(_ id: Int32) -> Bool {
-        Int(id) < keyLength.count && id >= 0 && keyLength[Int(id)] >= 0
+        Int(id) < spans.count && id >= 0 && spans[Int(id)].length != NameSpan.free
     }
 
     /// Lends the account's id bytes.
     @inlinable
     public func withName<R>(_ id: Int32, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        let off = Int(keyOffset[Int(id)])
-        let len = Int(keyLength[Int(id)])
-        return arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[off..<off + len])) }
+        let span = spans[Int(id)]
+        let off = Int(span.offset)
+        return arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[off..<off + Int(span.length)])) }
     }
 
     /// The account id as a `String` (allocates: for alerts and reports).
@@ -137,32 +189,104 @@ public struct AccountTable: Sendable {
 
     /// Bytes held by the table itself (slots, arena, per-id arrays), for memory accounting.
     public var memoryBytes: Int {
-        slotIds.capacity * 4 + arena.capacity + keyOffset.capacity * 4 + keyLength.capacity * 4
-            + keyHash.capacity * 8 + freeIds.capacity * 4
+        slots.capacity * 4 + arena.capacity + spans.capacity * MemoryLayout<NameSpan>.stride + homes.capacity * 4
+            + freeIds.capacity * 4
+    }
+
+    /// Ids reached `1 << idBits`: one more bit for ids, one less for tags (the tag's lowest bit is
+    /// dropped, so every slot stays where it is).
+    @usableFromInline
+    mutating func widenIds() {
+        precondition(idBits < 31, "too many account ids")
+        let old = idBits
+        let idMask: UInt32 = 1 &<< old &- 1
+        idBits += 1
+        let shift = idBits
+        slots.withUnsafeMutableBufferPointer { sl in
+            for s in sl.indices where sl[s] != 0 {
+                sl[s] = ((sl[s] &>> old) &>> 1) &<< shift | (sl[s] & idMask)
+            }
+        }
     }
 
     @usableFromInline
     mutating func grow() {
-        let cap = slotIds.count * 2
-        slotIds = Array(repeating: -1, count: cap)
+        let cap = slots.count * 2
+        let old = slots
+        slots = Array(repeating: 0, count: cap)
         slotMask = cap - 1
-        for i in 0..<keyLength.count where keyLength[i] >= 0 {
-            var s = Int(truncatingIfNeeded: keyHash[i]) & slotMask
-            while slotIds[s] >= 0 { s = (s + 1) & slotMask }
-            slotIds[s] = Int32(i)
+        let mask = slotMask
+        let idMask: UInt32 = 1 &<< idBits &- 1
+        homes.withUnsafeBufferPointer { homes in
+            slots.withUnsafeMutableBufferPointer { sl in
+                for v in old where v != 0 {
+                    var s = Int(homes[Int((v & idMask) &- 1)]) & mask
+                    while sl[s] != 0 { s = (s &+ 1) & mask }
+                    sl[s] = v
+                }
+            }
+        }
+    }
+
+    @usableFromInline
+    mutating func appendName(_ bytes: UnsafeRawBufferPointer) {
+        let at = arenaUsed
+        let n = bytes.count
+        if at + n > arena.count { growArena(to: at + n) }
+        if n > 0 { arena.withUnsafeMutableBytes { (a: UnsafeMutableRawBufferPointer) in (a.baseAddress! + at).copyMemory(from: bytes.baseAddress!, byteCount: n) } }
+        arenaUsed = at + n
+    }
+
+    /// Doubles the arena (at least to `needed` bytes), keeping the bytes in use. The spare part
+    /// is left uninitialised: nothing reads past `arenaUsed`.
+    mutating func growArena(to needed: Int) {
+        var cap = max(1024, arena.count * 2)
+        while cap < needed { cap *= 2 }
+        let used = arenaUsed
+        arena = arena.withUnsafeBytes { old in
+            [UInt8](unsafeUninitializedCapacity: cap) { buf, initialized in
+                if used > 0 { UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: old.baseAddress!, byteCount: used) }
+                initialized = cap
+            }
         }
     }
 
     mutating func compact() {
-        var fresh: [UInt8] = []
-        fresh.reserveCapacity(arena.count - garbageBytes)
-        for i in 0..<keyLength.count where keyLength[i] >= 0 {
-            let off = Int(keyOffset[i])
-            keyOffset[i] = Int32(fresh.count)
-            fresh.append(contentsOf: arena[off..<off + Int(keyLength[i])])
+        let cap = max(1024, (arenaUsed - garbageBytes) * 2)
+        var moved = spans
+        spans = []  // `moved` is the only reference: rewritten in place
+        var used = 0
+        arena = arena.withUnsafeBytes { old in
+            [UInt8](unsafeUninitializedCapacity: cap) { buf, initialized in
+                let to = UnsafeMutableRawPointer(buf.baseAddress!)
+                for i in moved.indices where moved[i].length != NameSpan.free {
+                    let len = Int(moved[i].length)
+                    if len > 0 { (to + used).copyMemory(from: old.baseAddress! + Int(moved[i].offset), byteCount: len) }
+                    moved[i].offset = UInt32(used)
+                    used += len
+                }
+                initialized = cap
+            }
         }
-        arena = fresh
+        spans = moved
+        arenaUsed = used
         garbageBytes = 0
+    }
+
+    /// Restoring: gives the next id (`idCapacity`) to `name`, or leaves it free (nil). False if
+    /// the name is already interned.
+    mutating func restoreNextId(_ name: UnsafeRawBufferPointer?) -> Bool {
+        guard let name else {
+            spans.append(NameSpan(offset: 0, length: NameSpan.free))
+            homes.append(0)
+            if UInt32(spans.count) >= 1 &<< idBits { widenIds() }
+            return true
+        }
+        let h = ByteHash.hash(name, seed: ByteHash.accountSeed)
+        let (s, found) = probe(name, h)
+        if found != nil { return false }
+        _ = insertNew(name, hash: h, at: s, reuseFreed: false)
+        return true
     }
 }
 

@@ -5,10 +5,9 @@ extension DedupIndex {
         w.tag("DDUP")
         w.u64(forcedExpiries)
         w.count(fifoCount)
-        for i in 0..<fifoCount {
-            let j = (fifoHead + i) % fifoTs.count
-            w.i64(fifoTs[j])
-            w.u64(fifoHash[j])
+        forEachEntry { e in
+            w.i64(e.ts)
+            w.u64(e.hash)
         }
     }
 

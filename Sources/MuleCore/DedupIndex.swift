@@ -10,14 +10,25 @@ public struct DedupIndex: Sendable {
     @usableFromInline var slots: [UInt64]  // 0 = empty (a real hash of 0 is stored as 1)
     @usableFromInline var mask: Int
     @usableFromInline var liveCount = 0
-    // FIFO of (event time, hash) in arrival order, as a ring.
-    @usableFromInline var fifoTs: [Int64]
-    @usableFromInline var fifoHash: [UInt64]
+    // FIFO of (event time, hash) in arrival order: a ring whose size is a power of two (a mask,
+    // not a division, per step), one 16-byte entry per id (one cache line touched, not two).
+    @usableFromInline var fifo: [Entry]
     @usableFromInline var fifoHead = 0
     @usableFromInline var fifoCount = 0
     public let maxEntries: Int
     /// Entries forgotten before their horizon because `maxEntries` was reached.
     public internal(set) var forcedExpiries: UInt64 = 0
+
+    @usableFromInline
+    struct Entry: Sendable {
+        @usableFromInline var ts: Int64
+        @usableFromInline var hash: UInt64
+
+        @inlinable init(ts: Int64, hash: UInt64) {
+            self.ts = ts
+            self.hash = hash
+        }
+    }
 
     public init(maxEntries: Int, initialCapacity: Int = 4096) {
         self.maxEntries = max(16, maxEntries)
@@ -25,8 +36,7 @@ public struct DedupIndex: Sendable {
         while cap < initialCapacity * 2 { cap <<= 1 }
         slots = Array(repeating: 0, count: cap)
         mask = cap - 1
-        fifoTs = Array(repeating: 0, count: cap / 2)
-        fifoHash = Array(repeating: 0, count: cap / 2)
+        fifo = Array(repeating: Entry(ts: 0, hash: 0), count: cap / 2)
     }
 
     public var count: Int { liveCount }
@@ -35,15 +45,22 @@ public struct DedupIndex: Sendable {
     @inlinable
     public mutating func insert(_ rawHash: UInt64, at ts: Int64) -> Bool {
         let h = rawHash == 0 ? 1 : rawHash
-        var s = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let v = slots[s]
-            if v == 0 { break }
-            if v == h { return false }
-            s = (s + 1) & mask
+        let m = mask
+        // Probe, and claim the empty slot, through one pointer: one uniqueness check per insert.
+        let inserted: Bool = slots.withUnsafeMutableBufferPointer { sl in
+            var s = Int(truncatingIfNeeded: h) & m
+            while true {
+                let v = sl[s]
+                if v == 0 { break }
+                if v == h { return false }
+                s = (s &+ 1) & m
+            }
+            guard liveCount < maxEntries else { return true }
+            sl[s] = h
+            return true
         }
+        guard inserted else { return false }
         if liveCount >= maxEntries { expireOldest(); return insert(rawHash, at: ts) }
-        slots[s] = h
         liveCount += 1
         pushFifo(ts, h)
         if liveCount * 2 >= slots.count { grow() }
@@ -54,7 +71,7 @@ public struct DedupIndex: Sendable {
     /// arrived late keeps younger ones behind it alive a little longer, never shorter).
     @inlinable
     public mutating func expire(before cutoff: Int64) {
-        while fifoCount > 0 && fifoTs[fifoHead] < cutoff {
+        while fifoCount > 0 && fifo[fifoHead].ts < cutoff {
             removeFront()
         }
     }
@@ -67,52 +84,67 @@ public struct DedupIndex: Sendable {
 
     @usableFromInline
     mutating func removeFront() {
-        let h = fifoHash[fifoHead]
-        fifoHead = (fifoHead + 1) % fifoTs.count
+        let h = fifo[fifoHead].hash
+        fifoHead = (fifoHead &+ 1) & (fifo.count &- 1)
         fifoCount -= 1
         remove(h)
     }
 
-    @usableFromInline
+    /// The remembered entries in arrival order.
+    func forEachEntry(_ body: (Entry) -> Void) {
+        let m = fifo.count - 1
+        for i in 0..<fifoCount { body(fifo[(fifoHead + i) & m]) }
+    }
+
+    @inlinable
     mutating func pushFifo(_ ts: Int64, _ h: UInt64) {
-        if fifoCount == fifoTs.count {
-            // Re-lay the ring in order at double size.
-            var nts = [Int64](repeating: 0, count: fifoTs.count * 2)
-            var nh = [UInt64](repeating: 0, count: fifoTs.count * 2)
-            for i in 0..<fifoCount {
-                let j = (fifoHead + i) % fifoTs.count
-                nts[i] = fifoTs[j]
-                nh[i] = fifoHash[j]
-            }
-            fifoTs = nts
-            fifoHash = nh
-            fifoHead = 0
-        }
-        let tail = (fifoHead + fifoCount) % fifoTs.count
-        fifoTs[tail] = ts
-        fifoHash[tail] = h
+        if fifoCount == fifo.count { growFifo() }
+        let tail = (fifoHead &+ fifoCount) & (fifo.count &- 1)
+        fifo[tail] = Entry(ts: ts, hash: h)
         fifoCount += 1
+    }
+
+    /// Re-lays the full ring in order at double size (two block copies; the new half is left
+    /// uninitialised: entries past `fifoCount` are written before they are read).
+    @usableFromInline
+    mutating func growFifo() {
+        let n = fifo.count
+        let head = fifoHead
+        fifo = fifo.withUnsafeBufferPointer { src in
+            [Entry](unsafeUninitializedCapacity: n * 2) { dst, initialized in
+                let first = n - head
+                dst.baseAddress!.initialize(from: src.baseAddress! + head, count: first)
+                (dst.baseAddress! + first).initialize(from: src.baseAddress!, count: head)
+                initialized = n * 2
+            }
+        }
+        fifoHead = 0
     }
 
     @usableFromInline
     mutating func remove(_ h: UInt64) {
-        var s = Int(truncatingIfNeeded: h) & mask
-        while slots[s] != h {
-            if slots[s] == 0 { return }
-            s = (s + 1) & mask
-        }
-        var hole = s
-        var j = (s + 1) & mask
-        while slots[j] != 0 {
-            let home = Int(truncatingIfNeeded: slots[j]) & mask
-            if (j - home) & mask >= (j - hole) & mask {
-                slots[hole] = slots[j]
-                hole = j
+        let m = mask
+        let removed: Bool = slots.withUnsafeMutableBufferPointer { sl in
+            var s = Int(truncatingIfNeeded: h) & m
+            while sl[s] != h {
+                if sl[s] == 0 { return false }
+                s = (s &+ 1) & m
             }
-            j = (j + 1) & mask
+            // Backward-shift deletion keeps probe chains intact without tombstones.
+            var hole = s
+            var j = (s &+ 1) & m
+            while sl[j] != 0 {
+                let home = Int(truncatingIfNeeded: sl[j]) & m
+                if (j &- home) & m >= (j &- hole) & m {
+                    sl[hole] = sl[j]
+                    hole = j
+                }
+                j = (j &+ 1) & m
+            }
+            sl[hole] = 0
+            return true
         }
-        slots[hole] = 0
-        liveCount -= 1
+        if removed { liveCount -= 1 }
     }
 
     @usableFromInline
@@ -120,12 +152,15 @@ public struct DedupIndex: Sendable {
         let old = slots
         slots = Array(repeating: 0, count: old.count * 2)
         mask = slots.count - 1
-        for h in old where h != 0 {
-            var s = Int(truncatingIfNeeded: h) & mask
-            while slots[s] != 0 { s = (s + 1) & mask }
-            slots[s] = h
+        let m = mask
+        slots.withUnsafeMutableBufferPointer { sl in
+            for h in old where h != 0 {
+                var s = Int(truncatingIfNeeded: h) & m
+                while sl[s] != 0 { s = (s &+ 1) & m }
+                sl[s] = h
+            }
         }
     }
 
-    public var memoryBytes: Int { slots.capacity * 8 + fifoTs.capacity * 8 + fifoHash.capacity * 8 }
+    public var memoryBytes: Int { slots.capacity * 8 + fifo.capacity * MemoryLayout<Entry>.stride }
 }

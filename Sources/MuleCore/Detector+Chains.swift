@@ -295,5 +295,5 @@ extension Detector {
     public var chainState: (hops: Int, ties: Int, bytes: Int) { (hops.count, gangs.liveTies, chainStateBytes) }
 
     /// Bytes of hop, tie and forwarder bookkeeping.
-    public var chainStateBytes: Int { hops.memoryBytes + gangs.memoryBytes + (lastForwarderInto.capacity + lastForwarderOf.capacity) * 24 }
+    public var chainStateBytes: Int { hops.memoryBytes + gangs.memoryBytes + lastForwarderInto.memoryBytes + lastForwarderOf.memoryBytes }
 }

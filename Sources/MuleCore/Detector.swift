@@ -227,9 +227,11 @@ public struct Detector: Sendable {
     @usableFromInline var hops = HopStore()
     @usableFromInline var gangs: GangIndex
     /// Receiving account → the last mule-style forwarder that paid it (shared-sink ties).
-    @usableFromInline var lastForwarderInto: [Int32: (from: Int32, ts: Int64)] = [:]
+    @usableFromInline var lastForwarderInto = IntMap<Int32, (from: Int32, ts: Int64)>(filler: (-1, 0))
     /// Payer → the last mule-style forwarder that passed its money on (shared-upstream ties).
-    @usableFromInline var lastForwarderOf: [Int32: (by: Int32, ts: Int64)] = [:]
+    /// (Not `Dictionary`: both are probed for every forgotten account, and SipHash made that
+    /// half of forgetting one.)
+    @usableFromInline var lastForwarderOf = IntMap<Int32, (by: Int32, ts: Int64)>(filler: (-1, 0))
     // Scratch for hop matching (reused: no allocation per transfer).
     @usableFromInline var chainFifo: [(index: Int32, left: Int64)] = []
     @usableFromInline var chainMatched: [Int32] = []

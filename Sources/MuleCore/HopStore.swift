@@ -35,7 +35,7 @@ struct HopStore: Sendable {
     var front = 0
     /// Sequence number of `hops[0]`.
     var base: UInt64 = 0
-    var byTx = TxHopMap()
+    var byTx = TxHopMap(filler: 0)
 
     var count: Int { hops.count - front }
 
@@ -89,109 +89,8 @@ struct HopStore: Sendable {
     var memoryBytes: Int { hops.capacity * MemoryLayout<Hop>.stride + byTx.memoryBytes }
 }
 
-/// Transfer id handle → hop sequence number: open addressing with linear probing, a
-/// multiplicative hash and backward-shift deletion. Looked up for every credit a forward spends
-/// and every leg of an account with recent hops, almost always missing: `Dictionary`'s seeded
-/// SipHash cost more than the rest of the lookup. Iterates like a dictionary (`for (tx, seq)`).
+/// Transfer id handle → hop sequence number. Looked up for every credit a forward spends and
+/// every leg of an account with recent hops, almost always missing: `Dictionary`'s seeded
+/// SipHash cost more than the rest of the lookup.
 @usableFromInline
-struct TxHopMap: Sendable, Sequence {
-    // Parallel arrays; `keys[i] == TxHopMap.empty` marks a free slot (no handle reaches it).
-    private var keys: [UInt64]
-    private var values: [UInt64]
-    private var mask: Int
-    private(set) var count = 0
-    static let empty = UInt64.max
-
-    init() {
-        keys = Array(repeating: TxHopMap.empty, count: 64)
-        values = Array(repeating: 0, count: 64)
-        mask = 63
-    }
-
-    @inline(__always)
-    private func home(_ k: UInt64) -> Int { Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask }
-
-    subscript(key: UInt64) -> UInt64? {
-        get {
-            guard count > 0 else { return nil }
-            var s = home(key)
-            while true {
-                let k = keys[s]
-                if k == key { return values[s] }
-                if k == TxHopMap.empty { return nil }
-                s = (s &+ 1) & mask
-            }
-        }
-        set {
-            if let v = newValue { insert(key, v) } else { removeValue(forKey: key) }
-        }
-    }
-
-    private mutating func insert(_ key: UInt64, _ value: UInt64) {
-        precondition(key != TxHopMap.empty, "reserved transfer handle")
-        var s = home(key)
-        while true {
-            let k = keys[s]
-            if k == key { values[s] = value; return }
-            if k == TxHopMap.empty { break }
-            s = (s &+ 1) & mask
-        }
-        keys[s] = key
-        values[s] = value
-        count += 1
-        if count * 2 > keys.count { rehash(keys.count * 2) }
-    }
-
-    mutating func removeValue(forKey key: UInt64) {
-        guard count > 0 else { return }
-        var s = home(key)
-        while keys[s] != key {
-            if keys[s] == TxHopMap.empty { return }
-            s = (s &+ 1) & mask
-        }
-        var hole = s
-        var j = (s &+ 1) & mask
-        while keys[j] != TxHopMap.empty {
-            let dist = (j &- home(keys[j])) & mask
-            if dist >= (j &- hole) & mask {
-                keys[hole] = keys[j]
-                values[hole] = values[j]
-                hole = j
-            }
-            j = (j &+ 1) & mask
-        }
-        keys[hole] = TxHopMap.empty
-        count -= 1
-    }
-
-    private mutating func rehash(_ capacity: Int) {
-        let oldKeys = keys
-        let oldValues = values
-        keys = Array(repeating: TxHopMap.empty, count: capacity)
-        values = Array(repeating: 0, count: capacity)
-        mask = capacity - 1
-        count = 0
-        for i in oldKeys.indices where oldKeys[i] != TxHopMap.empty { insert(oldKeys[i], oldValues[i]) }
-    }
-
-    @usableFromInline
-    struct Iterator: IteratorProtocol {
-        let keys: [UInt64]
-        let values: [UInt64]
-        var i = 0
-
-        @usableFromInline
-        mutating func next() -> (key: UInt64, value: UInt64)? {
-            while i < keys.count {
-                defer { i += 1 }
-                if keys[i] != TxHopMap.empty { return (keys[i], values[i]) }
-            }
-            return nil
-        }
-    }
-
-    @usableFromInline
-    func makeIterator() -> Iterator { Iterator(keys: keys, values: values) }
-
-    var memoryBytes: Int { (keys.capacity + values.capacity) * 8 }
-}
+typealias TxHopMap = IntMap<UInt64, UInt64>

@@ -15,7 +15,11 @@ public struct TransferIdLog: Sendable {
         var cap = 1024
         while cap < capacityBytes { cap <<= 1 }
         capacity = cap
-        ring = Array(repeating: 0, count: cap)
+        // Allocated but not zeroed: a byte is read only after it was written (handles are checked
+        // against `written`, and at most `capacity` bytes behind it), and zeroing the 64 MiB
+        // default touched every page of it before the first event (16 k page faults and a
+        // 64 MiB memset per detector; the pages now become resident as ids are written).
+        ring = Array(unsafeUninitializedCapacity: cap) { _, initialized in initialized = cap }
         mask = UInt64(cap - 1)
     }
 
@@ -24,9 +28,14 @@ public struct TransferIdLog: Sendable {
     public mutating func append(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         let handle = written
         let n = min(bytes.count, 255)
+        let at = Int(written & mask)
         ring.withUnsafeMutableBytes { r in
-            r[Int(written & mask)] = UInt8(n)
-            for i in 0..<n { r[Int((written &+ 1 &+ UInt64(i)) & mask)] = bytes[i] }
+            r[at] = UInt8(n)
+            // At most two copies: up to the end of the ring, then from its start.
+            let from = (at &+ 1) & Int(mask)
+            let first = min(n, r.count &- from)
+            if first > 0 { (r.baseAddress! + from).copyMemory(from: bytes.baseAddress!, byteCount: first) }
+            if n > first { r.baseAddress!.copyMemory(from: bytes.baseAddress! + first, byteCount: n &- first) }
         }
         written &+= UInt64(n + 1)
         return handle
@@ -43,5 +52,7 @@ public struct TransferIdLog: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    public var memoryBytes: Int { ring.capacity }
+    /// Bytes of the ring in use: its pages become resident as ids are first written, up to
+    /// `capacity` once the ring has wrapped.
+    public var memoryBytes: Int { Int(min(written, UInt64(capacity))) }
 }

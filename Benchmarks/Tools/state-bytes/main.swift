@@ -93,6 +93,11 @@ print("stateBytes:              \(d.stateBytes) = \(d.stateBytes / max(n, 1)) by
 print("RSS delta (after init):  \(after - afterInit) = \((after - afterInit) / max(n, 1)) bytes/account")
 print("RSS delta (incl. init):  \(after - before) = \((after - before) / max(n, 1)) bytes/account")
 print("  fixed at init (id log, dedup, tables): \(afterInit - before) bytes")
+// The transfer-id ring is reserved at init but its pages become resident only as ids are
+// written: those bytes are in the deltas above (and in stateBytes) although the ring's size is
+// fixed (`transferIdLogBytes`), not a cost per account.
+let ringWritten = min(transfers.reduce(0) { $0 + Int($1.id.count) + 1 }, config.transferIdLogBytes)
+print("  of which transfer-id ring pages written: \(ringWritten) = \(ringWritten / max(n, 1)) bytes/account (fixed cap \(config.transferIdLogBytes))")
 print("alerts handed over:      \(alertCount)")
 let m = d.accountMemory
 print("per account: table \(m.table / max(n, 1)), states \(m.states / max(n, 1)), leg pool \(m.legPool / max(n, 1)) (free \(m.legPoolFree / max(n, 1))), cool-downs \(m.cooldowns / max(n, 1)) bytes")
