@@ -192,6 +192,8 @@ public struct ThroughputRun: Sendable {
     public var consumed: UInt64
     public var alerts: UInt64
     public var deadLettered: UInt64
+    /// Of the dead-lettered: events that arrived behind the watermark (`late`).
+    public var late: UInt64
     /// From the first batch consumed to the last (group join and the idle wait before exit excluded).
     public var activeSeconds: Double
     /// The engine thread's time over the whole run (group join and idle exit included), from
@@ -215,7 +217,7 @@ extension BrokerRig {
         let d = engine.activeDuration
         return ThroughputRun(
             consumed: counters.consumed, alerts: counters.alertsPublished, deadLettered: counters.deadLettered,
-            activeSeconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18,
+            late: counters.detector.lateDropped, activeSeconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18,
             engineCPUSeconds: sched.onCPU, engineRunnableSeconds: sched.runnable)
     }
 }

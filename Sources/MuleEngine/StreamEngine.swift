@@ -27,6 +27,9 @@ public struct EngineCounters: Sendable, Equatable {
     /// commit; each is retried at the next interval.
     public var commitsDeferred: UInt64 = 0
     public var idleFlushes: UInt64 = 0
+    /// Checks that found a silent partition still holding unread messages (behind, not idle),
+    /// so it kept holding event time back.
+    public var idleReleasesDeferred: UInt64 = 0
     /// Alerts by rule id, mode and outcome (`published` or `snoozed`), counted as they leave the core.
     public var alerts: [AlertTally: UInt64] = [:]
     /// Messages (alerts, dead letters) the broker refused or never acknowledged; the engine stops
@@ -272,7 +275,7 @@ public final class StreamEngine {
                 counters.idleFlushes += 1
             }
             if config.partitionIdleMillis > 0, now - lastIdleCheck >= .milliseconds(100) {
-                releaseIdlePartitions(now: now)
+                releaseIdlePartitions(now: now, consumer: consumer)
                 lastIdleCheck = now
             }
             try publishAlerts()
@@ -346,6 +349,7 @@ public final class StreamEngine {
             "snoozed": "\(counters.snoozedHits)", "rule_reloads": "\(counters.ruleReloads)",
             "rule_reload_failures": "\(counters.ruleReloadFailures)",
             "checkpoints": "\(counters.checkpointsWritten)", "transactions": "\(counters.transactionsCommitted)",
+            "idle_releases_deferred": "\(counters.idleReleasesDeferred)",
         ])
         return counters
     }
@@ -385,17 +389,40 @@ public final class StreamEngine {
     /// Idle means silent while other partitions deliver: when every partition is silent (a
     /// broker outage) none is released, or its events would be late once input resumes. A lost
     /// partition keeps holding until the others have delivered for as long without it.
-    private func releaseIdlePartitions(now: ContinuousClock.Instant) {
+    ///
+    /// Idle also means nothing left to read: a partition with messages beyond this consumer's
+    /// position (by the high watermark librdkafka cached from its fetches) is behind, not idle —
+    /// an engine short of CPU works through the fetched queue one partition's run at a time and
+    /// can leave a partition undelivered for longer than the idle time. Releasing it then would
+    /// make its queued events late (a third of a 1 M-event backlog was dead-lettered that way on
+    /// a starved 2-core box). A partition whose lag is not known yet (no fetch response for it
+    /// since the assignment, normally within `fetch.wait.max.ms`) keeps holding for up to
+    /// `unknownLagGrace` of silence, then is released as an idle one would be (a partition
+    /// whose leader never answers must not hold event time back for ever).
+    private func releaseIdlePartitions(now: ContinuousClock.Instant, consumer: KafkaConsumer) {
         guard let newest = partitionLastInput.values.max() else { return }
         let idle = Duration.milliseconds(config.partitionIdleMillis)
-        for (p, last) in partitionLastInput where newest - last >= idle {
-            if detector.holdsWatermark(partition: p) { detector.releaseWatermarkHold(partition: p) }
+        let silent = partitionLastInput.filter { newest - $0.value >= idle && detector.holdsWatermark(partition: $0.key) }
+            .sorted { $0.key < $1.key }
+        if !silent.isEmpty {
+            let lags = consumer.cachedLag(silent.map { TopicPartition(topic: config.inputTopic, partition: $0.key) })
+            for ((p, last), lag) in zip(silent, lags) {
+                let behind = lag.map { $0 > 0 } ?? (newest - last < max(idle, Self.unknownLagGrace))
+                if behind {
+                    counters.idleReleasesDeferred &+= 1
+                } else {
+                    detector.releaseWatermarkHold(partition: p)
+                }
+            }
         }
         for (p, since) in lostPartitions where newest - since >= idle {
             lostPartitions.removeValue(forKey: p)
             detector.releaseWatermarkHold(partition: p)
         }
     }
+
+    /// How long a silent partition whose lag is unknown keeps holding event time back.
+    static let unknownLagGrace = Duration.seconds(30)
 
     /// Partitions lost (not revoked) and when: they may come back (an outage outlasting the
     /// session), so they keep holding event time back for a while.

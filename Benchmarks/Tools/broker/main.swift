@@ -107,7 +107,7 @@ func throughput(_ arguments: [String]) throws {
         print("round \(r + 1): \(Int(run.eventsPerSecond)) events/s (\(run.consumed) events in \(String(format: "%.2f", run.activeSeconds)) s active, "
               + "\(String(format: "%.1f", seconds(clock.now - t0))) s with group join and idle exit; engine thread "
               + "on CPU \(String(format: "%.2f", run.engineCPUSeconds)) s, waiting for a CPU \(String(format: "%.2f", run.engineRunnableSeconds)) s), "
-              + "\(run.alerts) alerts, \(run.deadLettered) dead-lettered")
+              + "\(run.alerts) alerts, \(run.deadLettered) dead-lettered (\(run.late) late)")
         if run.eventsPerSecond > best?.eventsPerSecond ?? 0 { best = run }
     }
     print("engine through broker: \(Int(best!.eventsPerSecond)) events/s (best of \(rounds)); peak RSS \(peakRSSMiB()) MiB (broker, stream and engine in one process)")

@@ -84,7 +84,7 @@ public struct SettingSpec: Sendable {
 
         .init("engine.commit_interval", flag: "commit-interval", .duration(allowZero: false), default: "1s", help: "How often processed offsets are committed."),
         .init("engine.idle_flush", flag: "idle-flush", .duration(allowZero: true), default: "2s", help: "Apply buffered events after the input has been quiet this long (0s = never)."),
-        .init("engine.partition_idle", flag: "partition-idle", .duration(allowZero: true), default: "10s", help: "An input partition silent this long while others deliver stops holding event time back (0s = never)."),
+        .init("engine.partition_idle", flag: "partition-idle", .duration(allowZero: true), default: "10s", help: "An input partition silent this long while others deliver, with nothing left to read, stops holding event time back (0s = never)."),
         .init("engine.exit_when_idle", flag: "exit-when-idle", .duration(allowZero: false), help: "Stop after the input has been idle this long and everything is processed (scripts, tests)."),
         .init("engine.exactly_once", flag: "exactly-once", .flag, default: "false", help: "Publish alerts and dead letters and commit input offsets in Kafka transactions (needs Kafka >= 2.5 brokers; alert readers need isolation.level=read_committed). Not verifiable against dev-broker."),
         .init("engine.transactional_id", flag: "transactional-id", .text, help: "transactional.id for --exactly-once: unique per engine instance, stable across its restarts (default: <group>.<input>).", valueName: "id"),
