@@ -261,7 +261,12 @@ extension LatencyPlan {
     /// stamps it: how fast the engine's thread could go on this input at best. A decode-only
     /// pass over the same lines comes first, so the detector's share is the difference; both
     /// are also timed on the thread's CPU clock (schedstat), which a loaded box does not inflate.
-    public func coreOnly(stream: SimulatedStream, rules: [Rule]) -> CoreOnlyRun {
+    ///
+    /// `partitions` > 0 feeds the events as the engine reads them from the broker: event `i` in
+    /// partition `i % partitions` (as the harness's producer sends them), read `batch` events of
+    /// one partition at a time, round robin, each with its partition and offset, every partition
+    /// holding the watermark from the start (as on assignment). 0 = one source in stream order.
+    public func coreOnly(stream: SimulatedStream, rules: [Rule], partitions: Int = 0, batch: Int = 128) -> CoreOnlyRun {
         // Cutting out every line's `ts` is only needed to restamp it.
         let restamp = stampWallTime ? RestampedLines(stream, count: totalEvents) : nil
         var lines: [[UInt8]] = []
@@ -277,6 +282,24 @@ extension LatencyPlan {
         }
         let decoder = EventDecoder()
         var checksum: Int64 = 0
+        // Reading order: (line, partition, offset) per event.
+        var order: [(line: Int, position: SourcePosition)] = []
+        order.reserveCapacity(totalEvents)
+        if partitions > 0 {
+            let step = max(1, batch)
+            var next = [Int](repeating: 0, count: partitions)  // next offset per partition
+            let perPartition = (0..<partitions).map { p in (totalEvents - p + partitions - 1) / partitions }
+            while order.count < totalEvents {
+                for p in 0..<partitions where next[p] < perPartition[p] {
+                    for k in next[p]..<min(perPartition[p], next[p] + step) {
+                        order.append((k * partitions + p, SourcePosition(partition: Int32(p), offset: Int64(k))))
+                    }
+                    next[p] = min(perPartition[p], next[p] + step)
+                }
+            }
+        } else {
+            for i in 0..<totalEvents { order.append((i, .none)) }
+        }
         var run = CoreOnlyRun(events: totalEvents)
         var sched0 = ThreadSchedule.now()
         let decodeStart = ContinuousClock.now
@@ -291,11 +314,14 @@ extension LatencyPlan {
         var config = DetectorConfig()
         config.allowedLatenessMillis = allowedLatenessMillis
         var detector = Detector(rules: rules, config: config)
+        if partitions > 0 { detector.holdWatermark(for: (0..<partitions).map { Int32($0) }) }
         sched0 = ThreadSchedule.now()
         let start = ContinuousClock.now
-        for l in lines {
-            l.withUnsafeBytes { bytes in
-                if let t = try? decoder.decode(bytes) { _ = detector.ingest(t, in: bytes) }
+        for (i, position) in order {
+            lines[i].withUnsafeBytes { bytes in
+                if let t = try? decoder.decode(bytes) {
+                    if case .late = detector.ingest(t, in: bytes, position: position) { run.late += 1 }
+                }
             }
             run.alerts += detector.takeAlerts().count
         }
@@ -321,6 +347,8 @@ public struct CoreOnlyRun: Sendable {
     public var coreCPU = ThreadSchedule(onCPU: 0, runnable: 0)
     /// Accounts the detector still tracks at the end of the stream.
     public var trackedAccounts = 0
+    /// Events dropped as late (only when read from several partitions).
+    public var late = 0
 
     public init(events: Int) { self.events = events }
 
@@ -332,7 +360,7 @@ public struct CoreOnlyRun: Sendable {
         func us(_ s: Double) -> String { String(format: "%.2f", s * 1e6 / Double(max(1, events))) }
         return "\(Int(eventsPerSecond)) events/s, \(alerts) alerts; µs per event (wall / on CPU): decode + detector "
             + "\(us(coreSeconds)) / \(us(coreCPU.onCPU)), decode alone \(us(decodeSeconds)) / \(us(decodeCPU.onCPU)); "
-            + "waiting for a CPU \(String(format: "%.2f", coreCPU.runnable + decodeCPU.runnable)) s; \(trackedAccounts) accounts tracked at the end"
+            + "waiting for a CPU \(String(format: "%.2f", coreCPU.runnable + decodeCPU.runnable)) s; \(trackedAccounts) accounts tracked at the end, \(late) late"
     }
 }
 
