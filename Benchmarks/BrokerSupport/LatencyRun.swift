@@ -337,7 +337,8 @@ extension LatencyPlan {
 }
 
 /// What `LatencyPlan.coreOnly` measured: wall time and the thread's scheduling of a decode-only
-/// pass and of the decode + detector pass over the same lines.
+/// pass and of the decode + detector pass over the same lines. (schedstat's on-CPU time moves in
+/// scheduler ticks: it means something for passes of a second or more, not for smoke runs.)
 public struct CoreOnlyRun: Sendable {
     public var events: Int
     public var alerts = 0
