@@ -44,7 +44,7 @@ public struct LatencyPlan: Sendable {
     var tailSeconds: Double { 1 + 2 * Double(allowedLatenessMillis) / 1000 }
 
     /// The engine's reorder lateness in this plan (its default unless set).
-    var allowedLatenessMillis: Int64 { settings.allowedLatenessMillis ?? DetectorConfig().allowedLatenessMillis }
+    public var allowedLatenessMillis: Int64 { settings.allowedLatenessMillis ?? DetectorConfig().allowedLatenessMillis }
 
     public var warmUpEvents: Int { Int(Double(warmUpRate) * warmUpSeconds) }
     var measuredEvents: Int { Int(Double(rate) * measuredSeconds) }
@@ -258,39 +258,111 @@ func nanos(_ d: Duration) -> Int64 {
 
 extension LatencyPlan {
     /// The core alone (decoder and detector, no broker) over the stream exactly as the paced run
-    /// stamps it: how fast the engine's thread could go on this input at best. Returns events/s
-    /// and the alert count.
-    public func coreOnly(stream: SimulatedStream, rules: [Rule]) -> (eventsPerSecond: Double, alerts: Int) {
-        let restamp = RestampedLines(stream, count: totalEvents)
+    /// stamps it: how fast the engine's thread could go on this input at best. A decode-only
+    /// pass over the same lines comes first, so the detector's share is the difference; both
+    /// are also timed on the thread's CPU clock (schedstat), which a loaded box does not inflate.
+    ///
+    /// `partitions` > 0 feeds the events as the engine reads them from the broker: event `i` in
+    /// partition `i % partitions` (as the harness's producer sends them), read `batch` events of
+    /// one partition at a time, round robin, each with its partition and offset, every partition
+    /// holding the watermark from the start (as on assignment). 0 = one source in stream order.
+    public func coreOnly(stream: SimulatedStream, rules: [Rule], partitions: Int = 0, batch: Int = 128) -> CoreOnlyRun {
+        // Cutting out every line's `ts` is only needed to restamp it.
+        let restamp = stampWallTime ? RestampedLines(stream, count: totalEvents) : nil
         var lines: [[UInt8]] = []
         lines.reserveCapacity(totalEvents)
         var line: [UInt8] = []
         for i in 0..<totalEvents {
-            if stampWallTime {
+            if let restamp {
                 restamp.line(i, ts: Self.epochBase + scheduledNanos(i) / 1_000_000, into: &line)
                 lines.append(line)
             } else {
                 lines.append(Array(stream.arena[stream.lineStart[i]..<stream.lineEnd[i]]))
             }
         }
+        let decoder = EventDecoder()
+        var checksum: Int64 = 0
+        // Reading order: (line, partition, offset) per event.
+        var order: [(line: Int, position: SourcePosition)] = []
+        order.reserveCapacity(totalEvents)
+        if partitions > 0 {
+            let step = max(1, batch)
+            var next = [Int](repeating: 0, count: partitions)  // next offset per partition
+            let perPartition = (0..<partitions).map { p in (totalEvents - p + partitions - 1) / partitions }
+            while order.count < totalEvents {
+                for p in 0..<partitions where next[p] < perPartition[p] {
+                    for k in next[p]..<min(perPartition[p], next[p] + step) {
+                        order.append((k * partitions + p, SourcePosition(partition: Int32(p), offset: Int64(k))))
+                    }
+                    next[p] = min(perPartition[p], next[p] + step)
+                }
+            }
+        } else {
+            for i in 0..<totalEvents { order.append((i, .none)) }
+        }
+        var run = CoreOnlyRun(events: totalEvents)
+        var sched0 = ThreadSchedule.now()
+        let decodeStart = ContinuousClock.now
+        for l in lines {
+            l.withUnsafeBytes { bytes in
+                if let t = try? decoder.decode(bytes) { checksum &+= t.timestamp &+ t.amount.units }
+            }
+        }
+        run.decodeSeconds = seconds(ContinuousClock.now - decodeStart)
+        run.decodeCPU = ThreadSchedule.now() - sched0
+        precondition(checksum != 0, "nothing decoded")
         var config = DetectorConfig()
         config.allowedLatenessMillis = allowedLatenessMillis
         var detector = Detector(rules: rules, config: config)
-        let decoder = EventDecoder()
-        var alerts = 0
+        if partitions > 0 { detector.holdWatermark(for: (0..<partitions).map { Int32($0) }) }
+        sched0 = ThreadSchedule.now()
         let start = ContinuousClock.now
-        for l in lines {
-            l.withUnsafeBytes { bytes in
-                if let t = try? decoder.decode(bytes) { _ = detector.ingest(t, in: bytes) }
+        for (i, position) in order {
+            lines[i].withUnsafeBytes { bytes in
+                if let t = try? decoder.decode(bytes) {
+                    if case .late = detector.ingest(t, in: bytes, position: position) { run.late += 1 }
+                }
             }
-            alerts += detector.takeAlerts().count
+            run.alerts += detector.takeAlerts().count
         }
         detector.advanceWatermark(to: .max)
-        alerts += detector.takeAlerts().count
-        return (Double(totalEvents) / seconds(ContinuousClock.now - start), alerts)
+        run.alerts += detector.takeAlerts().count
+        run.coreSeconds = seconds(ContinuousClock.now - start)
+        run.coreCPU = ThreadSchedule.now() - sched0
+        run.trackedAccounts = detector.trackedAccounts
+        return run
     }
 
     static let epochBase: Int64 = 1_780_000_000_000
+}
+
+/// What `LatencyPlan.coreOnly` measured: wall time and the thread's scheduling of a decode-only
+/// pass and of the decode + detector pass over the same lines. (schedstat's on-CPU time moves in
+/// scheduler ticks: it means something for passes of a second or more, not for smoke runs.)
+public struct CoreOnlyRun: Sendable {
+    public var events: Int
+    public var alerts = 0
+    public var decodeSeconds = 0.0
+    public var decodeCPU = ThreadSchedule(onCPU: 0, runnable: 0)
+    public var coreSeconds = 0.0
+    public var coreCPU = ThreadSchedule(onCPU: 0, runnable: 0)
+    /// Accounts the detector still tracks at the end of the stream.
+    public var trackedAccounts = 0
+    /// Events dropped as late (only when read from several partitions).
+    public var late = 0
+
+    public init(events: Int) { self.events = events }
+
+    public var eventsPerSecond: Double { Double(events) / coreSeconds }
+
+    /// One line: events/s, then µs per event (wall, and on the thread's CPU) for decode + detector
+    /// and for decode alone.
+    public var summary: String {
+        func us(_ s: Double) -> String { String(format: "%.2f", s * 1e6 / Double(max(1, events))) }
+        return "\(Int(eventsPerSecond)) events/s, \(alerts) alerts; µs per event (wall / on CPU): decode + detector "
+            + "\(us(coreSeconds)) / \(us(coreCPU.onCPU)), decode alone \(us(decodeSeconds)) / \(us(decodeCPU.onCPU)); "
+            + "waiting for a CPU \(String(format: "%.2f", coreCPU.runnable + decodeCPU.runnable)) s; \(trackedAccounts) accounts tracked at the end, \(late) late"
+    }
 }
 
 /// The stream's lines with their `ts` value cut out, to be written with a new event time.

@@ -6,9 +6,12 @@
 //       (a new consumer group each) and prints the best events/s (first batch to last batch).
 //   broker latency --rate 100000 [--seconds 10] [--burst 0] [--defaults] [BROKER OPTIONS]
 //                  [--lateness MS] [--idle-flush MS] [--input-linger MS] [--alert-linger MS]
-//                  [--fetch-wait MS] [--poll-batch N] [--warm-up S] [--accounts N] [--wall-time] [--core-only]
+//                  [--fetch-wait MS] [--poll-batch N] [--warm-up S] [--accounts N] [--wall-time]
+//                  [--core-only [--core-partitions N] [--core-batch B]]
 //       --wall-time: event time = scheduled wall time (see LatencyPlan); --core-only: the
-//       decoder and detector alone over the same events, no broker.
+//       decoder and detector alone over the same events, no broker (µs per event, wall and on
+//       CPU, decode alone and decode + detector); with --core-partitions N the events are read
+//       as the engine reads them from N partitions, B (128) of one partition at a time.
 //   broker lateness [events=500000] [disorder-ms=2000]
 //       core alone: what each allowed lateness loses on input that is up to disorder-ms out of order.
 //       a paced producer, the engine and an alert reader; prints produced → alert percentiles
@@ -145,6 +148,8 @@ func latency(_ arguments: [String]) throws {
     if let v = int("--fetch-wait") { plan.settings.fetchWaitMaxMillis = v }
     if let v = int("--poll-batch"), v > 0 { plan.settings.pollBatch = v }
     if let v = int("--accounts") { plan.accounts = max(200, v) }
+    let corePartitions = int("--core-partitions") ?? 0
+    let coreBatch = max(1, int("--core-batch") ?? 128)
     plan.settings.engineProperties = choice.properties
     if let unknown = options.keys.first { fail("unknown option \(unknown)") }
 
@@ -154,8 +159,9 @@ func latency(_ arguments: [String]) throws {
     let stream = SimulatedStream(accounts: plan.accounts, events: total + total / 4 + 1_000)
     guard stream.count >= total else { fail("the simulator gave \(stream.count) events, \(total) needed") }
     if coreOnly {
-        let (rate, alerts) = plan.coreOnly(stream: stream, rules: shippedRules())
-        print("core alone (decode + detector, no broker) over the same \(total) stamped events: \(Int(rate)) events/s, \(alerts) alerts")
+        let run = plan.coreOnly(stream: stream, rules: shippedRules(), partitions: corePartitions, batch: coreBatch)
+        print("core alone (decode + detector, no broker) over the same \(total) stamped events, allowed lateness \(plan.allowedLatenessMillis) ms"
+              + (corePartitions > 0 ? ", read from \(corePartitions) partitions \(coreBatch) events at a time" : "") + ": \(run.summary)")
         return
     }
     // Consumed while produced: retention (~5 MiB a partition) only has to hold the engine's
