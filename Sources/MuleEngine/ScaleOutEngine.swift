@@ -186,6 +186,7 @@ public final class ScaleOutEngine {
         // (librdkafka's default waits up to 500 ms when a partition is quiet).
         var consumerConfig = config.kafka
         if consumerConfig["fetch.wait.max.ms"] == nil { consumerConfig.set("fetch.wait.max.ms", "5") }
+        consumerConfig.setEngineConsumerDefaults()
         let consumer = try KafkaConsumer(config: consumerConfig, topics: [config.inputTopic, scale.legsTopic], onRebalance: { [unowned self] event in
             self.rebalanced(event)
         }, onError: { [unowned self] error in self.consumerError(error) })

@@ -216,7 +216,9 @@ public final class StreamEngine {
 
     /// One consumer-group membership: from subscribing until stopped (or a transaction abort).
     private func runSession(stop: StopSignal, reload: ReloadRequest) throws -> EngineCounters {
-        let consumer = try KafkaConsumer(config: config.kafka, topics: [config.inputTopic]) { [unowned self] event in
+        var consumerConfig = config.kafka
+        consumerConfig.setEngineConsumerDefaults()
+        let consumer = try KafkaConsumer(config: consumerConfig, topics: [config.inputTopic]) { [unowned self] event in
             self.rebalanced(event)
         }
         consumer.startOffsets = Dictionary(uniqueKeysWithValues: stateNext.map {
