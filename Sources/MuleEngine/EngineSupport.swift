@@ -26,7 +26,8 @@ extension KafkaConfig {
     /// work queued: the engine thread slept more than half its active time (1 M events over 45
     /// partitions: 104–116 k events/s on the mock and 138 k on Tansu with the default,
     /// 161–168 k and 182 k with this; `Benchmarks/.build/release/broker throughput 1000000`).
-    /// A value the user set wins.
+    /// The price is librdkafka's bookkeeping per queued message on top of the payload cap: about
+    /// 150 MiB more at peak with ~130-byte events (README). A value the user set wins.
     mutating func setEngineConsumerDefaults() {
         if self["queued.min.messages"] == nil { set("queued.min.messages", "1000000") }
     }
