@@ -468,48 +468,62 @@ public struct Detector: Sendable {
 
     @usableFromInline
     mutating func lruAppend(_ id: Int32) {
-        states[Int(id)].lruPrev = lruTail
-        states[Int(id)].lruNext = -1
-        if lruTail >= 0 { states[Int(lruTail)].lruNext = id } else { lruHead = id }
-        lruTail = id
-        if idleScan < 0 { idleScan = id }
+        withLRU { Detector.lruAppend(id, in: $0, &$1) }
     }
 
     @usableFromInline
     mutating func lruUnlink(_ id: Int32) {
-        let p = states[Int(id)].lruPrev
-        let n = states[Int(id)].lruNext
-        if p >= 0 { states[Int(p)].lruNext = n } else { lruHead = n }
-        if n >= 0 { states[Int(n)].lruPrev = p } else { lruTail = p }
-        if idleScan == id { idleScan = n }
+        withLRU { Detector.lruUnlink(id, in: $0, &$1) }
     }
 
-    /// `lruUnlink` then `lruAppend`, through one pointer: every write into `states` checks
-    /// uniqueness, and a touch (once per leg) rewrites up to five links.
     @usableFromInline
     mutating func lruTouch(_ id: Int32) {
         if lruTail == id { return }
-        var head = lruHead, tail = lruTail, scan = idleScan
-        states.withUnsafeMutableBufferPointer { Detector.lruTouch(id, in: $0, head: &head, tail: &tail, scan: &scan) }
-        lruHead = head
-        lruTail = tail
-        idleScan = scan
+        withLRU { Detector.lruTouch(id, in: $0, &$1) }
+    }
+
+    /// The LRU list's ends and where the idle-legs walk resumes (`idleScan`), moved together.
+    @usableFromInline
+    struct LRUEnds {
+        var head: Int32
+        var tail: Int32
+        var scan: Int32
+    }
+
+    /// Runs `body` on the states and the LRU ends through one pointer: every write into `states`
+    /// checks uniqueness, and a touch (once per leg) rewrites up to five links.
+    @inline(__always)
+    mutating func withLRU(_ body: (UnsafeMutableBufferPointer<AccountState>, inout LRUEnds) -> Void) {
+        var ends = LRUEnds(head: lruHead, tail: lruTail, scan: idleScan)
+        states.withUnsafeMutableBufferPointer { body($0, &ends) }
+        lruHead = ends.head
+        lruTail = ends.tail
+        idleScan = ends.scan
     }
 
     @inline(__always)
-    static func lruTouch(_ id: Int32, in st: UnsafeMutableBufferPointer<AccountState>,
-                         head: inout Int32, tail: inout Int32, scan: inout Int32) {
-        if tail == id { return }
-        let i = Int(id)
-        let p = st[i].lruPrev, n = st[i].lruNext
-        if p >= 0 { st[Int(p)].lruNext = n } else { head = n }
-        if n >= 0 { st[Int(n)].lruPrev = p } else { tail = p }
-        if scan == id { scan = n }
-        st[i].lruPrev = tail
-        st[i].lruNext = -1
-        if tail >= 0 { st[Int(tail)].lruNext = id } else { head = id }
-        tail = id
-        if scan < 0 { scan = id }
+    static func lruAppend(_ id: Int32, in st: UnsafeMutableBufferPointer<AccountState>, _ ends: inout LRUEnds) {
+        st[Int(id)].lruPrev = ends.tail
+        st[Int(id)].lruNext = -1
+        if ends.tail >= 0 { st[Int(ends.tail)].lruNext = id } else { ends.head = id }
+        ends.tail = id
+        if ends.scan < 0 { ends.scan = id }
+    }
+
+    @inline(__always)
+    static func lruUnlink(_ id: Int32, in st: UnsafeMutableBufferPointer<AccountState>, _ ends: inout LRUEnds) {
+        let p = st[Int(id)].lruPrev, n = st[Int(id)].lruNext
+        if p >= 0 { st[Int(p)].lruNext = n } else { ends.head = n }
+        if n >= 0 { st[Int(n)].lruPrev = p } else { ends.tail = p }
+        if ends.scan == id { ends.scan = n }
+    }
+
+    /// `lruUnlink` then `lruAppend` (nothing when `id` is already the tail).
+    @inline(__always)
+    static func lruTouch(_ id: Int32, in st: UnsafeMutableBufferPointer<AccountState>, _ ends: inout LRUEnds) {
+        if ends.tail == id { return }
+        lruUnlink(id, in: st, &ends)
+        lruAppend(id, in: st, &ends)
     }
 
     mutating func forget(_ id: Int32) {
@@ -615,17 +629,13 @@ public struct Detector: Sendable {
         if inOrder { legs.dropBefore(keepFrom, in: &ring) }
         let evicted = inOrder ? legs.append(leg, to: &ring, cap: cap) : legs.insertSorted(leg, into: &ring, cap: cap)
         if evicted { counters.legsEvicted &+= 1 }
-        // The state and the LRU links through one pointer: each write into `states` checks uniqueness.
-        var head = lruHead, tail = lruTail, scan = idleScan
-        states.withUnsafeMutableBufferPointer { st in
+        // The state and the LRU links through one pointer.
+        withLRU { st, ends in
             st[i].legs = ring
             st[i].pendingRefs -= 1
             if leg.ts > st[i].lastActive { st[i].lastActive = leg.ts }
-            Detector.lruTouch(account, in: st, head: &head, tail: &tail, scan: &scan)
+            Detector.lruTouch(account, in: st, &ends)
         }
-        lruHead = head
-        lruTail = tail
-        idleScan = scan
     }
 
     @usableFromInline
