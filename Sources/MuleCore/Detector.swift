@@ -120,8 +120,6 @@ struct RulePlan: Sendable {
     @usableFromInline var holdsWithoutHops: Bool?
     /// What the window must hold for the conditions to possibly hold (cheap pre-checks).
     @usableFromInline var needs: WindowNeeds
-    /// Fewest legs of any kind the window must hold (`needs.legs`: checked before any pass).
-    @usableFromInline var minLegs: Int
     @usableFromInline var onCredit: Bool
     @usableFromInline var onDebit: Bool
 
@@ -133,7 +131,6 @@ struct RulePlan: Sendable {
         r.needsDistinctPayers = true
         r.needsDistinctPayees = true
         r.needs = .none
-        r.minLegs = 0
         return r
     }
 
@@ -160,7 +157,6 @@ struct RulePlan: Sendable {
         chainOnly = needsChain && ms.allSatisfy { $0 == .chainDepth || $0 == .chainPayers || $0 == .gangSize }
         conditionReadsGang = rule.conditions.metrics.contains(.gangSize)
         needs = WindowNeeds(rule.conditions)
-        minLegs = needs.legs
         holdsWithoutHops = nil
         if chainOnly && !conditionReadsGang {
             var zero = WindowScan()  // every metric 0
@@ -657,7 +653,7 @@ public struct Detector: Sendable {
             // account took part in a hop within its window (most never do).
             var start = -1
             if !plan.chainOnly {
-                if ring.count < plan.minLegs { continue }
+                if ring.count < plan.needs.legs { continue }
                 guard scan.run(pool: legs, ring: ring, from: from, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
                 else { continue }
                 start = scan.start

@@ -445,11 +445,8 @@ struct WindowNeeds: Sendable, Equatable {
         self.inAmount = inAmount
     }
 
-    /// Whether the window must be counted before it is scanned at all.
-    var isNone: Bool { credits == 0 && debits == 0 && inAmount == -.infinity }
-
-    /// Fewest legs of any kind the window must hold.
-    var legs: Int { credits + debits }
+    /// Fewest legs of any kind the window must hold (checked before any pass).
+    @inlinable var legs: Int { credits + debits }
 
     /// Needs of every condition at once (`all`).
     func and(_ o: WindowNeeds) -> WindowNeeds {

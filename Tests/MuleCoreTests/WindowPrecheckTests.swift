@@ -50,7 +50,7 @@ import Testing
             // Every metric computed exactly first, so no shortcut of `holds` is taken here.
             reference.completeAll()
             let holds = reference.holds(program, plan.condition)
-            let enough = ring.count - start >= plan.minLegs
+            let enough = ring.count - start >= plan.needs.legs
 
             var fast = WindowScan()
             let possible = enough && fast.run(pool: pool, ring: ring, from: now - rule.windowMillis, rule: plan, now: now, firstSeen: now - 1)
