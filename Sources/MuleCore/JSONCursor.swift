@@ -110,6 +110,32 @@ struct JSONCursor {
         }
     }
 
+    /// The first `count` bytes in memory of `w` (0...8), the rest zeroed.
+    @inline(__always) static func lowBytes(_ w: UInt64, _ count: Int) -> UInt64 {
+        count == 0 ? 0 : w & (UInt64.max &>> UInt64(64 &- 8 &* count))
+    }
+
+    /// Fast path for short string values: a string of at most 8 plain bytes (no escape, control
+    /// or non-ASCII byte) whose opening quote is at the cursor, with 9 bytes readable after the
+    /// quote. Moves the cursor past the closing quote and returns the byte count and the bytes as
+    /// one little-endian word (as `packLittleEndian` packs them); nil, cursor unmoved, for
+    /// anything else, which `scanString` then reads (FastPathTests.shortStringFastPath).
+    @inline(__always) mutating func shortPlainString() -> (count: Int, word: UInt64)? {
+        let s = i &+ 1
+        guard s &+ 9 <= end, at(i) == 0x22 else { return nil }
+        let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s, as: UInt64.self))
+        let special = JSONCursor.specialBytes(w)
+        guard special != 0 else {
+            guard at(s &+ 8) == 0x22 else { return nil }
+            i = s &+ 9
+            return (8, w)
+        }
+        let k = special.trailingZeroBitCount &>> 3
+        guard at(s &+ k) == 0x22 else { return nil }
+        i = s &+ k &+ 1
+        return (k, JSONCursor.lowBytes(w, k))
+    }
+
     /// One multi-byte UTF-8 sequence at the cursor (Unicode 15, table 3-7).
     mutating func scanUTF8Sequence(lead: UInt8) throws(DecodeError) {
         let s = i
@@ -232,6 +258,52 @@ struct JSONCursor {
             }
         }
         return NumberRange(start: start, end: i, negative: negative, fractionDigits: fractionDigits, exponent: exponent)
+    }
+
+    /// Per byte of `w`, the high bit set where the byte is not an ASCII digit (exact for every
+    /// byte up to and including the first non-digit; bytes after it may be flagged wrongly).
+    @inline(__always) static func nonDigitBytes(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        // Zero bytes where the high nibble is 3, and where the low nibble is 0...9 (adding 6
+        // carries out of a nibble of 10...15; a carry into the next byte only follows a byte
+        // that is not a digit anyway).
+        let t = ((w & (ones &* 0xF0)) ^ (ones &* 0x30)) | (((w &+ ones &* 0x06) & (ones &* 0xF0)) ^ (ones &* 0x30))
+        return (((t & (ones &* 0x7F)) &+ (ones &* 0x7F)) | t) & (ones &* 0x80)
+    }
+
+    /// The value of the 8 ASCII digits in `w`, the first in memory the most significant.
+    @inline(__always) static func eightDigits(_ w: UInt64) -> UInt64 {
+        var v = w &- 0x3030_3030_3030_3030
+        v = (v &* 10 &+ (v &>> 8)) & 0x00FF_00FF_00FF_00FF
+        v = (v &* 100 &+ (v &>> 16)) & 0x0000_FFFF_0000_FFFF
+        return (v &* 10_000 &+ (v &>> 32)) & 0xFFFF_FFFF
+    }
+
+    /// Fast path for the common number: a plain integer of 8–15 digits at `s` (first digit
+    /// 1–9; no sign, fraction or exponent) followed by a delimiter, with 16 bytes readable
+    /// from `s`. Returns its value and the offset after it, or nil for anything else, which
+    /// `scanNumber` then reads; where this answers, `scanNumber` would have found the same
+    /// number (FastPathTests.plainIntegerFastPath).
+    @inline(__always) static func plainInteger(_ base: UnsafeRawPointer, from s: Int, end: Int) -> (Int64, Int)? {
+        guard s &+ 16 <= end else { return nil }
+        let w0 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s, as: UInt64.self))
+        let w1 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s &+ 8, as: UInt64.self))
+        guard nonDigitBytes(w0) == 0, w0 & 0xFF != 0x30 else { return nil }
+        let stop1 = nonDigitBytes(w1)
+        guard stop1 != 0 else { return nil }
+        let k = stop1.trailingZeroBitCount &>> 3  // digits in w1: 0...7
+        switch base.load(fromByteOffset: s &+ 8 &+ k, as: UInt8.self) {
+        case 0x2C, 0x7D, 0x5D, 0x20, 0x0A, 0x0D, 0x09: break
+        default: return nil
+        }
+        let high = eightDigits(w0)
+        guard k > 0 else { return (Int64(high), s &+ 8) }
+        // The k digits moved to the top of a word whose lower bytes are '0's.
+        let shift = UInt64(64 &- 8 &* k)
+        let low = eightDigits((w1 &<< shift) | (0x3030_3030_3030_3030 &>> UInt64(8 &* k)))
+        var scale: UInt64 = 1
+        for _ in 0..<k { scale &*= 10 }
+        return (Int64(high &* scale &+ low), s &+ 8 &+ k)
     }
 
     /// `true`, `false` or `null` at the cursor.

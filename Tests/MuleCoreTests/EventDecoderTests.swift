@@ -856,3 +856,133 @@ struct MoneyTextTests {
         }
     }
 }
+
+// MARK: Fast paths
+
+/// The word-at-a-time fast paths against the general code they short-cut: wherever a fast path
+/// answers, the general path gives the same answer and leaves the cursor in the same place.
+@Suite("Event decoder: fast paths")
+struct FastPathTests {
+    /// `Field.scanPlainName`, the word-at-a-time fast path, against the general scan it short-cuts
+    /// (`scanString` + `match`/`matchEscaped`): same field, same cursor, same error, for names of
+    /// every length up to 20 (known names, near misses, escapes, control and non-ASCII bytes at
+    /// each position) and with 0…20 bytes after the closing quote (the fast path needs 16).
+    @Test func fieldNameFastPath() {
+        var names: [[UInt8]] = []
+        for f in Field.allCases {
+            let name = Array(f.name.description.utf8)
+            names.append(name)
+            for k in name.indices {
+                var near = name
+                near[k] ^= 0x01
+                names.append(near)
+                names.append(Array(name[..<k]))
+                names.append(Array(name[..<k]) + [0x5C, 0x75, 0x30, 0x30, 0x36, 0x31] + Array(name[(k + 1)...]))  // \u0061
+            }
+            names.append(name + [0x5F])
+        }
+        for length in 0...20 {
+            let plain = (0..<length).map { UInt8(0x61 + $0 % 26) }
+            names.append(plain)
+            for k in 0..<length {
+                for bad: [UInt8] in [[0x0A], [0xC3, 0xA9], [0xFF], [0x5C, 0x6E], [0x5C, 0x78]] {
+                    names.append(Array(plain[..<k]) + bad + Array(plain[(k + 1)...]))
+                }
+            }
+        }
+        for name in names {
+            for tail in 0...20 {
+                let bytes: [UInt8] = [0x22] + name + [0x22] + Array(repeating: 0x3A, count: tail)
+                bytes.withUnsafeBytes { raw in
+                    var slow = JSONCursor(base: raw.baseAddress!, count: raw.count)
+                    var field: Field?
+                    let next = Field.scanPlainName(slow.base, from: 1, end: slow.end, field: &field)
+                    let general = Result { () throws(DecodeError) -> Field? in try Field.scanNameGeneral(&slow) }
+                    if next >= 0 {
+                        #expect(general == .success(field), "name \(name) tail \(tail)")
+                        #expect(next == slow.i, "name \(name) tail \(tail)")
+                    } else {
+                        // Only what the fast path cannot see may fall back.
+                        #expect(name.count + 1 + tail < 16 || name.count > 15 || name.contains { $0 < 0x20 || $0 >= 0x80 || $0 == 0x5C })
+                    }
+                }
+            }
+        }
+    }
+
+    /// `JSONCursor.shortPlainString` against `scanString` + `packLittleEndian`.
+    @Test func shortStringFastPath() {
+        var strings: [[UInt8]] = []
+        for length in 0...10 {
+            let plain = (0..<length).map { UInt8(0x41 + $0 % 26) }
+            strings.append(plain)
+            for k in 0..<length {
+                for bad: [UInt8] in [[0x09], [0xC3, 0xA9], [0x80], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31]] {
+                    strings.append(Array(plain[..<k]) + bad + Array(plain[(k + 1)...]))
+                }
+            }
+        }
+        for string in strings {
+            for tail in 0...10 {
+                let bytes: [UInt8] = [0x22] + string + [0x22] + Array(repeating: 0x7D, count: tail)
+                bytes.withUnsafeBytes { raw in
+                    var fast = JSONCursor(base: raw.baseAddress!, count: raw.count)
+                    var slow = fast
+                    guard let (count, word) = fast.shortPlainString() else {
+                        #expect(fast.i == 0)
+                        // Only what the fast path cannot see may fall back.
+                        #expect(string.count + tail < 8 || string.count > 8 || string.contains { $0 < 0x20 || $0 >= 0x80 || $0 == 0x5C },
+                                "\(string) tail \(tail)")
+                        return
+                    }
+                    let r = Result { () throws(DecodeError) -> JSONCursor.StringRange in try slow.scanString() }
+                    guard case .success(let range) = r else {
+                        Issue.record("fast path read \(string), scanString refused it")
+                        return
+                    }
+                    #expect(!range.escaped && range.count == count && slow.i == fast.i, "\(string) tail \(tail)")
+                    #expect(packLittleEndian(slow.base, range.start, range.count, limit: slow.end) == word, "\(string) tail \(tail)")
+                }
+            }
+        }
+    }
+
+    /// `JSONCursor.plainInteger` against `scanNumber` and the digit loop of `eventTime`.
+    @Test func plainIntegerFastPath() {
+        var numbers: [String] = []
+        for length in 1...18 {
+            numbers.append(String(repeating: "9", count: length))
+            numbers.append("1" + String(repeating: "0", count: length - 1))
+            numbers.append(String((0..<length).map { Character(String(($0 * 7 + 3) % 10)) }))
+        }
+        numbers += ["1764000000123", "253402300799999", "253402300800000", "0123456789", "-1764000000123",
+                    "1764000000123.5", "1764000000123e3", "17640000001:3", "1764000000123x", "17640a00000123"]
+        for number in numbers {
+            for delimiter in [",", "}", "]", " ", "\n", "\r", "\t", ".", "e", "E", "x", "\"", "0"] {
+                for pad in 0...8 {
+                    let text = number + delimiter + String(repeating: " ", count: pad)
+                    Array(text.utf8).withUnsafeBytes { raw in
+                        var cur = JSONCursor(base: raw.baseAddress!, count: raw.count)
+                        guard let (value, next) = JSONCursor.plainInteger(cur.base, from: 0, end: cur.end) else {
+                            // Only what the fast path cannot see may fall back.
+                            let plain = number.count >= 8 && number.count <= 15 && number.first != "0"
+                                && number.allSatisfy(\.isNumber) && ",}] \n\r\t".contains(delimiter)
+                            #expect(!plain || raw.count < 16, "\(text)")
+                            return
+                        }
+                        let general = Result { () throws(DecodeError) -> JSONCursor.NumberRange in try cur.scanNumber() }
+                        guard case .success(let num) = general else {
+                            Issue.record("fast path read \(text), scanNumber refused it")
+                            return
+                        }
+                        #expect(!num.negative && num.fractionDigits == 0 && !num.exponent, "\(text)")
+                        #expect(num.end == next, "\(text)")
+                        var v: Int64 = 0
+                        for k in num.start..<num.end { v = v &* 10 &+ Int64(cur.at(k) &- 0x30) }
+                        #expect(v == value, "\(text)")
+                    }
+                }
+            }
+        }
+    }
+}
