@@ -124,8 +124,12 @@ public final class StreamEngine {
     var lastCheckpointAt: ContinuousClock.Instant?
     /// Recent alerts for the live view, oldest first (kept only while a monitor is attached).
     private var recentAlerts: [AlertDigest] = []
-    /// When the first message of the current poll batch was handled (batch latency metric).
-    private var batchFirstMessageAt: ContinuousClock.Instant?
+    /// When the first message of the current poll batch was handled (batch latency metric), and
+    /// whether it has been: a plain flag is what each message tests, because comparing an
+    /// optional `ContinuousClock.Instant` with nil goes through value-witness calls (the type is
+    /// resilient): ~0.4 % of the engine thread's samples in `broker throughput`.
+    private var batchFirstMessageAt = ContinuousClock.now
+    private var batchStarted = false
     private var statusTakenAt: ContinuousClock.Instant?
     private var consumedAtStatus: UInt64 = 0
     private var startedAtWall: Int64 = 0
@@ -281,10 +285,10 @@ public final class StreamEngine {
                 lastIdleCheck = now
             }
             try publishAlerts()
-            if let first = batchFirstMessageAt {
-                batchFirstMessageAt = nil
+            if batchStarted {
+                batchStarted = false
                 if let monitor {
-                    let d = clock.now - first
+                    let d = clock.now - batchFirstMessageAt
                     monitor.recordBatch(nanoseconds: d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
                 }
             }
@@ -449,7 +453,10 @@ public final class StreamEngine {
     private func handle(_ message: borrowing KafkaMessage) {
         counters.consumed &+= 1
         // Once per batch (reset after the batch): the start of its latency measurement.
-        if batchFirstMessageAt == nil { batchFirstMessageAt = ContinuousClock.now }
+        if !batchStarted {
+            batchStarted = true
+            batchFirstMessageAt = ContinuousClock.now
+        }
         let partition = message.partition
         let offset = message.offset
         if partition != runPartition {
