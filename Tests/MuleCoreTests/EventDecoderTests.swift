@@ -863,6 +863,20 @@ struct MoneyTextTests {
 /// answers, the general path gives the same answer and leaves the cursor in the same place.
 @Suite("Event decoder: fast paths")
 struct FastPathTests {
+    /// Plain lower-case strings of every length up to `maxLength`, and each of them with each of
+    /// its bytes replaced by each of `odd`.
+    func stringsWithOddBytes(upTo maxLength: Int, _ odd: [[UInt8]]) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        for length in 0...maxLength {
+            let plain = (0..<length).map { UInt8(0x61 + $0 % 26) }
+            out.append(plain)
+            for k in 0..<length {
+                for bad in odd { out.append(Array(plain[..<k]) + bad + Array(plain[(k + 1)...])) }
+            }
+        }
+        return out
+    }
+
     /// `Field.scanPlainName`, the word-at-a-time fast path, against the general scan it short-cuts
     /// (`scanString` + `match`/`matchEscaped`): same field, same cursor, same error, for names of
     /// every length up to 20 (known names, near misses, escapes, control and non-ASCII bytes at
@@ -881,15 +895,7 @@ struct FastPathTests {
             }
             names.append(name + [0x5F])
         }
-        for length in 0...20 {
-            let plain = (0..<length).map { UInt8(0x61 + $0 % 26) }
-            names.append(plain)
-            for k in 0..<length {
-                for bad: [UInt8] in [[0x0A], [0xC3, 0xA9], [0xFF], [0x5C, 0x6E], [0x5C, 0x78]] {
-                    names.append(Array(plain[..<k]) + bad + Array(plain[(k + 1)...]))
-                }
-            }
-        }
+        names += stringsWithOddBytes(upTo: 20, [[0x0A], [0xC3, 0xA9], [0xFF], [0x5C, 0x6E], [0x5C, 0x78]])
         for name in names {
             for tail in 0...20 {
                 let bytes: [UInt8] = [0x22] + name + [0x22] + Array(repeating: 0x3A, count: tail)
@@ -912,16 +918,7 @@ struct FastPathTests {
 
     /// `JSONCursor.shortPlainString` against `scanString` + `packLittleEndian`.
     @Test func shortStringFastPath() {
-        var strings: [[UInt8]] = []
-        for length in 0...10 {
-            let plain = (0..<length).map { UInt8(0x41 + $0 % 26) }
-            strings.append(plain)
-            for k in 0..<length {
-                for bad: [UInt8] in [[0x09], [0xC3, 0xA9], [0x80], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31]] {
-                    strings.append(Array(plain[..<k]) + bad + Array(plain[(k + 1)...]))
-                }
-            }
-        }
+        let strings = stringsWithOddBytes(upTo: 10, [[0x09], [0xC3, 0xA9], [0x80], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31]])
         for string in strings {
             for tail in 0...10 {
                 let bytes: [UInt8] = [0x22] + string + [0x22] + Array(repeating: 0x7D, count: tail)
