@@ -71,11 +71,18 @@ struct LegRing: Sendable {
 /// Every account's legs in one contiguous array, handed out in power-of-two chunks with a free
 /// list per size: no allocation per account or per leg once the pool has reached its high-water
 /// mark, no array header per account, and an account without legs holds no chunk at all.
+///
+/// The free lists are threaded through the free chunks themselves (a free chunk's first slot
+/// names the next free chunk of its size) with their heads inline in the pool: handing out or
+/// giving back a chunk writes into `storage` only. Lists of `[Int32]` per size had cost three
+/// uniqueness checks per chunk handed out and given back (outer array, inner array, `popLast`)
+/// and memory for the offsets.
 @usableFromInline
 struct LegPool: Sendable {
     @usableFromInline var storage = ContiguousArray<Leg>()
-    /// Free chunk offsets by log2 of their size.
-    @usableFromInline var free = [[Int32]](repeating: [], count: 32)
+    /// First free chunk by log2 of its size (-1: none); the chunk's first slot's `counterparty`
+    /// is the next one's offset.
+    @usableFromInline var freeHeads = InlineArray<32, Int32>(repeating: -1)
     /// Slots in chunks handed out (the rest of `storage` is on the free lists).
     @usableFromInline var liveSlots = 0
 
@@ -137,7 +144,11 @@ struct LegPool: Sendable {
     mutating func allocate(_ size: Int) -> Int {
         let k = size.trailingZeroBitCount
         liveSlots += size
-        if let off = free[k].popLast() { return Int(off) }
+        let head = freeHeads[k]
+        if head >= 0 {
+            freeHeads[k] = storage[Int(head)].counterparty
+            return Int(head)
+        }
         let off = storage.count
         precondition(off + size <= Int(Int32.max), "leg pool full")
         storage.append(contentsOf: repeatElement(
@@ -150,10 +161,25 @@ struct LegPool: Sendable {
     @usableFromInline
     mutating func release(_ ring: inout LegRing) {
         if ring.capacityLog2 > 0 {
-            free[Int(ring.capacityLog2)].append(ring.base)
+            let k = Int(ring.capacityLog2)
+            storage[Int(ring.base)].counterparty = freeHeads[k]
+            freeHeads[k] = ring.base
             liveSlots -= Int(ring.capacity)
         }
         ring = LegRing()
+    }
+
+    /// The free chunks' offsets by log2 of their size, most recently freed first (for tests).
+    var freeChunks: [[Int32]] {
+        (0..<32).map { k in
+            var out: [Int32] = []
+            var c = freeHeads[k]
+            while c >= 0 {
+                out.append(c)
+                c = storage[Int(c)].counterparty
+            }
+            return out
+        }
     }
 
     /// Drops legs older than `cutoff`; an emptied ring gives its chunk back. The usual case,
@@ -214,10 +240,8 @@ struct LegPool: Sendable {
         return out
     }
 
-    /// Bytes of leg storage (chunks in use and free).
-    var memoryBytes: Int {
-        storage.capacity * MemoryLayout<Leg>.stride + free.reduce(0) { $0 + $1.capacity * 4 }
-    }
+    /// Bytes of leg storage (chunks in use and free; the free lists live in the free chunks).
+    var memoryBytes: Int { storage.capacity * MemoryLayout<Leg>.stride }
 }
 
 /// What the core keeps per tracked account: 64 bytes (`AccountStateLayoutTests`).
