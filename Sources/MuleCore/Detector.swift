@@ -231,6 +231,7 @@ public struct Detector: Sendable {
     // Scratch for hop matching (reused: no allocation per transfer).
     @usableFromInline var chainFifo: [(index: Int32, left: Int64)] = []
     @usableFromInline var chainMatched: [Int32] = []
+    @usableFromInline var hopPayers: [Int32] = []
     @usableFromInline var chainDebits: [CoveredDebit] = []
     public internal(set) var counters = DetectorCounters()
     /// Alerts raised and not yet taken by `takeAlerts()`.
