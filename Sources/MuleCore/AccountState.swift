@@ -97,6 +97,15 @@ struct LegPool: Sendable {
     /// Appends `leg`; returns true if the oldest leg had to be dropped to respect `cap`.
     @inlinable
     mutating func append(_ leg: Leg, to ring: inout LegRing, cap: Int) -> Bool {
+        let (slot, evicted) = reserve(at: leg.ts, in: &ring, cap: cap)
+        storage[slot] = leg
+        return evicted
+    }
+
+    /// `append` but for the write: the ring counts a leg at `ts` whose slot is returned, for the
+    /// caller to write (two legs through one pointer: one uniqueness check, not two).
+    @inlinable
+    mutating func reserve(at ts: Int64, in ring: inout LegRing, cap: Int) -> (slot: Int, evicted: Bool) {
         var evicted = false
         if ring.count == cap {
             // The old bound still holds: the new oldest leg is not older than the one dropped.
@@ -106,10 +115,10 @@ struct LegPool: Sendable {
         } else if ring.legCount == ring.capacity {
             grow(&ring, minimum: ring.count + 1)
         }
-        if ring.legCount == 0 { ring.oldestUnit = LegRing.unit(leg.ts) }
-        storage[ring.slot(ring.count)] = leg
+        if ring.legCount == 0 { ring.oldestUnit = LegRing.unit(ts) }
+        let slot = ring.slot(ring.count)
         ring.legCount += 1
-        return evicted
+        return (slot, evicted)
     }
 
     /// Inserts `leg` at its event-time position (only for late events processed anyway).

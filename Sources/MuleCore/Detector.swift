@@ -281,7 +281,7 @@ public struct Detector: Sendable {
         if t.timestamp > partitionMax[slot] || !partitionHolds[slot] {
             let wasHolding = partitionHolds[slot]
             if t.timestamp > partitionMax[slot] { partitionMax[slot] = t.timestamp }
-            partitionHolds[slot] = true
+            if !wasHolding { partitionHolds[slot] = true }
             if wasHolding || partitionMax[slot] > watermark {
                 advanceWatermark(to: Detector.heldWatermark(
                     partitionMax: partitionMax, partitionHolds: partitionHolds, maxSeen: maxSeen,
@@ -641,14 +641,32 @@ public struct Detector: Sendable {
     }
 
     /// `addLeg` for both legs of a transfer, the two accounts' states written through one
-    /// pointer (one uniqueness check per transfer, not per leg). Same order as two `addLeg`s:
-    /// when payer and payee are the same account, the debit goes into the ring the credit left.
+    /// pointer and (in order) the two legs through another: one uniqueness check each per
+    /// transfer, not per leg. Same order as two `addLeg`s: when payer and payee are the same
+    /// account, the debit goes into the ring the credit left.
     @inline(__always)
     mutating func addLegs(credit: Leg, to payee: Int32, debit: Leg, to payer: Int32, inOrder: Bool, keepFrom: Int64, cap: Int) {
         var creditRing = states[Int(payee)].legs
-        pool(credit, in: &creditRing, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
-        var debitRing = payer == payee ? creditRing : states[Int(payer)].legs
-        pool(debit, in: &debitRing, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+        var debitRing: LegRing
+        if inOrder && payer != payee {
+            // The debit's ring is another account's: reserving its slot reads and moves only
+            // its own legs, so the credit's slot may be written after it.
+            legs.dropBefore(keepFrom, in: &creditRing)
+            let c = legs.reserve(at: credit.ts, in: &creditRing, cap: cap)
+            debitRing = states[Int(payer)].legs
+            legs.dropBefore(keepFrom, in: &debitRing)
+            let d = legs.reserve(at: debit.ts, in: &debitRing, cap: cap)
+            legs.storage.withUnsafeMutableBufferPointer { st in
+                st[c.slot] = credit
+                st[d.slot] = debit
+            }
+            if c.evicted { counters.legsEvicted &+= 1 }
+            if d.evicted { counters.legsEvicted &+= 1 }
+        } else {
+            pool(credit, in: &creditRing, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+            debitRing = payer == payee ? creditRing : states[Int(payer)].legs
+            pool(debit, in: &debitRing, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+        }
         withLRU { st, ends in
             Detector.noteLeg(credit, creditRing, of: payee, in: st, &ends)
             Detector.noteLeg(debit, debitRing, of: payer, in: st, &ends)
