@@ -53,14 +53,18 @@ extension Detector {
         // received and passed on within the hop window) stop here, before any hop lookup.
         // Walking back from the newest leg finds the window's start on the way.
         let cutoff = p.ts &- cfg.hopWindowMillis
-        var inflow: Int64 = 0
-        var outflow: Int64 = 0
-        var start = n
-        while start > 0 {
-            let leg = legs[ring, start - 1]
-            if leg.ts < cutoff { break }
-            if leg.isCredit { inflow &+= leg.amount } else { outflow &+= leg.amount }
-            start -= 1
+        // (Through a pointer: the ring's slots are in the pool, no bounds check per leg.)
+        var (inflow, outflow, start) = legs.storage.withUnsafeBufferPointer { pool in
+            var inflow: Int64 = 0
+            var outflow: Int64 = 0
+            var start = n
+            while start > 0 {
+                let leg = pool[ring.slot(start &- 1)]
+                if leg.ts < cutoff { break }
+                if leg.isCredit { inflow &+= leg.amount } else { outflow &+= leg.amount }
+                start &-= 1
+            }
+            return (inflow, outflow, start)
         }
         guard start < n - 1, inflow > 0, !(Double(inflow) / Double(legs[ring, n - 1].amount) < cfg.minCoverage),
               Double(outflow) / Double(inflow) >= cfg.minPassOn else { return }
@@ -80,7 +84,9 @@ extension Detector {
         (inflow, outflow, debitCount) = chainFifo.withUnsafeMutableBufferPointer { fifo in
             chainDebits.withUnsafeMutableBufferPointer { debits in
                 hopPayers.withUnsafeMutableBufferPointer { payers in
-                    Detector.matchFifo(ring, start..<n, in: legs, hops: hops, fifo: fifo, debits: debits, payers: payers)
+                    legs.storage.withUnsafeBufferPointer { pool in
+                        Detector.matchFifo(ring, start..<n, in: pool, hops: hops, fifo: fifo, debits: debits, payers: payers)
+                    }
                 }
             }
         }
@@ -102,7 +108,7 @@ extension Detector {
     /// in `payers`. Returns the window's totals and the number of debits. (Static over what it
     /// reads: the scratch arrays are being written while it runs.)
     @inline(__always)
-    static func matchFifo(_ ring: LegRing, _ range: Range<Int>, in legs: LegPool, hops: HopStore, fifo: UnsafeMutableBufferPointer<(index: Int32, left: Int64)>,
+    static func matchFifo(_ ring: LegRing, _ range: Range<Int>, in pool: UnsafeBufferPointer<Leg>, hops: HopStore, fifo: UnsafeMutableBufferPointer<(index: Int32, left: Int64)>,
                    debits: UnsafeMutableBufferPointer<CoveredDebit>, payers: UnsafeMutableBufferPointer<Int32>)
         -> (inflow: Int64, outflow: Int64, debits: Int) {
         var inflow: Int64 = 0
@@ -114,7 +120,7 @@ extension Detector {
         var firstPayer: Int32 = -1
         var sources = 0
         for i in range {
-            let leg = legs[ring, i]
+            let leg = pool[ring.slot(i)]
             if leg.isCredit {
                 inflow &+= leg.amount
                 fifo[fifoCount] = (Int32(i), leg.amount)
@@ -131,7 +137,7 @@ extension Detector {
             let payersFrom = payerCount
             while left > 0 && head < fifoCount {
                 let take = min(left, fifo[head].left)
-                let credit = legs[ring, Int(fifo[head].index)]
+                let credit = pool[ring.slot(Int(fifo[head].index))]
                 left -= take
                 matched &+= take
                 weightedDelay += Double(take) * Double(leg.ts &- credit.ts)
