@@ -71,11 +71,18 @@ struct LegRing: Sendable {
 /// Every account's legs in one contiguous array, handed out in power-of-two chunks with a free
 /// list per size: no allocation per account or per leg once the pool has reached its high-water
 /// mark, no array header per account, and an account without legs holds no chunk at all.
+///
+/// The free lists are threaded through the free chunks themselves (a free chunk's first slot
+/// names the next free chunk of its size) with their heads inline in the pool: handing out or
+/// giving back a chunk writes into `storage` only. Lists of `[Int32]` per size had cost three
+/// uniqueness checks per chunk handed out and given back (outer array, inner array, `popLast`)
+/// and memory for the offsets.
 @usableFromInline
 struct LegPool: Sendable {
     @usableFromInline var storage = ContiguousArray<Leg>()
-    /// Free chunk offsets by log2 of their size.
-    @usableFromInline var free = [[Int32]](repeating: [], count: 32)
+    /// First free chunk by log2 of its size (-1: none); the chunk's first slot's `counterparty`
+    /// is the next one's offset.
+    @usableFromInline var freeHeads = InlineArray<32, Int32>(repeating: -1)
     /// Slots in chunks handed out (the rest of `storage` is on the free lists).
     @usableFromInline var liveSlots = 0
 
@@ -90,6 +97,15 @@ struct LegPool: Sendable {
     /// Appends `leg`; returns true if the oldest leg had to be dropped to respect `cap`.
     @inlinable
     mutating func append(_ leg: Leg, to ring: inout LegRing, cap: Int) -> Bool {
+        let (slot, evicted) = reserve(at: leg.ts, in: &ring, cap: cap)
+        storage[slot] = leg
+        return evicted
+    }
+
+    /// `append` but for the write: the ring counts a leg at `ts` whose slot is returned, for the
+    /// caller to write (two legs through one pointer: one uniqueness check, not two).
+    @inlinable
+    mutating func reserve(at ts: Int64, in ring: inout LegRing, cap: Int) -> (slot: Int, evicted: Bool) {
         var evicted = false
         if ring.count == cap {
             // The old bound still holds: the new oldest leg is not older than the one dropped.
@@ -99,10 +115,10 @@ struct LegPool: Sendable {
         } else if ring.legCount == ring.capacity {
             grow(&ring, minimum: ring.count + 1)
         }
-        if ring.legCount == 0 { ring.oldestUnit = LegRing.unit(leg.ts) }
-        storage[ring.slot(ring.count)] = leg
+        if ring.legCount == 0 { ring.oldestUnit = LegRing.unit(ts) }
+        let slot = ring.slot(ring.count)
         ring.legCount += 1
-        return evicted
+        return (slot, evicted)
     }
 
     /// Inserts `leg` at its event-time position (only for late events processed anyway).
@@ -137,7 +153,11 @@ struct LegPool: Sendable {
     mutating func allocate(_ size: Int) -> Int {
         let k = size.trailingZeroBitCount
         liveSlots += size
-        if let off = free[k].popLast() { return Int(off) }
+        let head = freeHeads[k]
+        if head >= 0 {
+            freeHeads[k] = storage[Int(head)].counterparty
+            return Int(head)
+        }
         let off = storage.count
         precondition(off + size <= Int(Int32.max), "leg pool full")
         storage.append(contentsOf: repeatElement(
@@ -150,10 +170,25 @@ struct LegPool: Sendable {
     @usableFromInline
     mutating func release(_ ring: inout LegRing) {
         if ring.capacityLog2 > 0 {
-            free[Int(ring.capacityLog2)].append(ring.base)
+            let k = Int(ring.capacityLog2)
+            storage[Int(ring.base)].counterparty = freeHeads[k]
+            freeHeads[k] = ring.base
             liveSlots -= Int(ring.capacity)
         }
         ring = LegRing()
+    }
+
+    /// The free chunks' offsets by log2 of their size, most recently freed first (for tests).
+    var freeChunks: [[Int32]] {
+        (0..<32).map { k in
+            var out: [Int32] = []
+            var c = freeHeads[k]
+            while c >= 0 {
+                out.append(c)
+                c = storage[Int(c)].counterparty
+            }
+            return out
+        }
     }
 
     /// Drops legs older than `cutoff`; an emptied ring gives its chunk back. The usual case,
@@ -214,10 +249,8 @@ struct LegPool: Sendable {
         return out
     }
 
-    /// Bytes of leg storage (chunks in use and free).
-    var memoryBytes: Int {
-        storage.capacity * MemoryLayout<Leg>.stride + free.reduce(0) { $0 + $1.capacity * 4 }
-    }
+    /// Bytes of leg storage (chunks in use and free; the free lists live in the free chunks).
+    var memoryBytes: Int { storage.capacity * MemoryLayout<Leg>.stride }
 }
 
 /// What the core keeps per tracked account: 64 bytes (`AccountStateLayoutTests`).

@@ -14,8 +14,9 @@ extension AccountTable {
                 for k in 0..<Int(span.length) { w.u8(a[off + k]) }
             }
         }
-        w.count(freeIds.count)
-        for id in freeIds { w.i32(id) }
+        let free = freeIds
+        w.count(free.count)
+        for id in free { w.i32(id) }
     }
 
     static func readCheckpoint(from r: inout CheckpointReader) throws(CheckpointError) -> AccountTable {
@@ -41,12 +42,13 @@ extension AccountTable {
         }
         let free = try r.count("free ids", minBytes: 4)
         guard free == n - live else { throw .corrupt("\(free) free ids listed, \(n - live) ids are free") }
+        var listed = Set<Int32>()
         for _ in 0..<free {
             let id = try r.i32("free id")
             guard id >= 0, Int(id) < n, names[Int(id)] == nil else { throw .corrupt("free id \(id) is not free") }
-            t.freeIds.append(id)
+            guard listed.insert(id).inserted else { throw .corrupt("free id listed twice") }
+            t.restoreFreeId(id)
         }
-        guard Set(t.freeIds).count == free else { throw .corrupt("free id listed twice") }
         return t
     }
 }

@@ -8,8 +8,10 @@
 /// above it, so a probe compares the tag before it reads the name: a lookup touches the slot,
 /// the id's span and the name bytes, not a separate hash array on the way (one cache miss less
 /// per event and account). The tag narrows by a bit each time the ids outgrow `idBits`
-/// (`widenIds`). Per id, `spans` holds where the name is and `homes` the low 32 bits of its
-/// hash, which only removal and growth read.
+/// (`widenIds`). Per id, `spans` holds where the name is and the low 32 bits of its hash (its
+/// home), which only removal and growth read. Free ids are a stack threaded through their spans
+/// (a free span's `offset` names the next free id): taking or giving back an id writes `spans`
+/// only, where separate arrays for homes and free ids had cost a uniqueness check each.
 public struct AccountTable: Sendable {
     @usableFromInline var slots: [UInt32]  // 0 = empty
     @usableFromInline var slotMask: Int
@@ -19,23 +21,27 @@ public struct AccountTable: Sendable {
     @usableFromInline var arena: [UInt8] = []
     @usableFromInline var arenaUsed = 0
     @usableFromInline var spans: [NameSpan] = []
-    @usableFromInline var homes: [UInt32] = []
-    @usableFromInline var freeIds: [Int32] = []
+    /// Most recently freed id (-1: none); see `NameSpan.offset`.
+    @usableFromInline var freeHead: Int32 = -1
     @usableFromInline var liveCount = 0
     /// Accounts currently interned.
     public var count: Int { liveCount }
     @usableFromInline var garbageBytes = 0
 
-    /// Where an id's name sits in the arena; `length == NameSpan.free` marks a free id.
+    /// Where an id's name sits in the arena and its home; `length == NameSpan.free` marks a free
+    /// id, whose `offset` is then the next free id (`UInt32.max`: none).
     @usableFromInline
     struct NameSpan: Sendable {
         @usableFromInline var offset: UInt32
         @usableFromInline var length: UInt32
+        /// Low 32 bits of the name's hash.
+        @usableFromInline var home: UInt32
         @usableFromInline static let free = UInt32.max
 
-        @inlinable init(offset: UInt32, length: UInt32) {
+        @inlinable init(offset: UInt32, length: UInt32, home: UInt32) {
             self.offset = offset
             self.length = length
+            self.home = home
         }
     }
 
@@ -118,16 +124,18 @@ public struct AccountTable: Sendable {
     /// and there is one, else the next new one.
     @usableFromInline
     mutating func insertNew(_ bytes: UnsafeRawBufferPointer, hash h: UInt64, at s: Int, reuseFreed: Bool = true) -> Int32 {
-        let span = NameSpan(offset: UInt32(arenaUsed), length: UInt32(bytes.count))
+        let span = NameSpan(offset: UInt32(arenaUsed), length: UInt32(bytes.count), home: UInt32(truncatingIfNeeded: h))
         let id: Int32
-        if reuseFreed, let reused = freeIds.popLast() {
-            id = reused
-            spans[Int(id)] = span
-            homes[Int(id)] = UInt32(truncatingIfNeeded: h)
+        if reuseFreed, freeHead >= 0 {
+            id = freeHead
+            freeHead = spans.withUnsafeMutableBufferPointer { sp in
+                let next = Int32(bitPattern: sp[Int(id)].offset)
+                sp[Int(id)] = span
+                return next
+            }
         } else {
             id = Int32(spans.count)
             spans.append(span)
-            homes.append(UInt32(truncatingIfNeeded: h))
         }
         appendName(bytes)
         if UInt32(id) &+ 1 >= 1 &<< idBits { widenIds() }
@@ -144,15 +152,16 @@ public struct AccountTable: Sendable {
         let mask = slotMask
         let shift = idBits
         let idMask: UInt32 = 1 &<< shift &- 1
-        homes.withUnsafeBufferPointer { homes in
+        let nextFree = freeHead
+        let length = spans.withUnsafeMutableBufferPointer { sp in
             slots.withUnsafeMutableBufferPointer { sl in
-                var s = Int(homes[i]) & mask
+                var s = Int(sp[i].home) & mask
                 while sl[s] & idMask != UInt32(id &+ 1) { s = (s &+ 1) & mask }
                 // Backward-shift deletion keeps probe chains intact without tombstones.
                 var hole = s
                 var j = (s &+ 1) & mask
                 while sl[j] != 0 {
-                    let home = Int(homes[Int((sl[j] & idMask) &- 1)]) & mask
+                    let home = Int(sp[Int((sl[j] & idMask) &- 1)].home) & mask
                     if (j &- home) & mask >= (j &- hole) & mask {
                         sl[hole] = sl[j]
                         hole = j
@@ -161,10 +170,13 @@ public struct AccountTable: Sendable {
                 }
                 sl[hole] = 0
             }
+            let length = sp[i].length
+            sp[i].length = NameSpan.free
+            sp[i].offset = UInt32(bitPattern: nextFree)
+            return length
         }
-        garbageBytes += Int(spans[i].length)
-        spans[i].length = NameSpan.free
-        freeIds.append(id)
+        garbageBytes += Int(length)
+        freeHead = id
         liveCount -= 1
         if garbageBytes > 4096 && garbageBytes * 2 > arenaUsed { compact() }
     }
@@ -189,8 +201,7 @@ public struct AccountTable: Sendable {
 
     /// Bytes held by the table itself (slots, arena, per-id arrays), for memory accounting.
     public var memoryBytes: Int {
-        slots.capacity * 4 + arena.capacity + spans.capacity * MemoryLayout<NameSpan>.stride + homes.capacity * 4
-            + freeIds.capacity * 4
+        slots.capacity * 4 + arena.capacity + spans.capacity * MemoryLayout<NameSpan>.stride
     }
 
     /// Ids reached `1 << idBits`: one more bit for ids, one less for tags (the tag's lowest bit is
@@ -217,10 +228,10 @@ public struct AccountTable: Sendable {
         slotMask = cap - 1
         let mask = slotMask
         let idMask: UInt32 = 1 &<< idBits &- 1
-        homes.withUnsafeBufferPointer { homes in
+        spans.withUnsafeBufferPointer { sp in
             slots.withUnsafeMutableBufferPointer { sl in
                 for v in old where v != 0 {
-                    var s = Int(homes[Int((v & idMask) &- 1)]) & mask
+                    var s = Int(sp[Int((v & idMask) &- 1)].home) & mask
                     while sl[s] != 0 { s = (s &+ 1) & mask }
                     sl[s] = v
                 }
@@ -273,12 +284,28 @@ public struct AccountTable: Sendable {
         garbageBytes = 0
     }
 
+    /// The free ids in the order they were freed (the last is handed out next).
+    var freeIds: [Int32] {
+        var out: [Int32] = []
+        var id = freeHead
+        while id >= 0 {
+            out.append(id)
+            id = Int32(bitPattern: spans[Int(id)].offset)
+        }
+        return out.reversed()
+    }
+
+    /// Restoring: marks the free id `id` as freed last (`restoreNextId(nil)` made it free).
+    mutating func restoreFreeId(_ id: Int32) {
+        spans[Int(id)].offset = UInt32(bitPattern: freeHead)
+        freeHead = id
+    }
+
     /// Restoring: gives the next id (`idCapacity`) to `name`, or leaves it free (nil). False if
     /// the name is already interned.
     mutating func restoreNextId(_ name: UnsafeRawBufferPointer?) -> Bool {
         guard let name else {
-            spans.append(NameSpan(offset: 0, length: NameSpan.free))
-            homes.append(0)
+            spans.append(NameSpan(offset: UInt32.max, length: NameSpan.free, home: 0))
             if UInt32(spans.count) >= 1 &<< idBits { widenIds() }
             return true
         }

@@ -8,7 +8,7 @@ struct CoveredDebit: Sendable {
     var parentDepth: UInt8
     /// Distinct payers (0, 1, or 2 meaning "two or more") of the credits before it.
     var sources: Int
-    /// Its matched credits' payers, as a range of `chainMatched`.
+    /// Its matched credits' payers, as a range of `hopPayers`.
     var payers: Range<Int32>
 }
 
@@ -53,34 +53,78 @@ extension Detector {
         // received and passed on within the hop window) stop here, before any hop lookup.
         // Walking back from the newest leg finds the window's start on the way.
         let cutoff = p.ts &- cfg.hopWindowMillis
-        var inflow: Int64 = 0
-        var outflow: Int64 = 0
-        var start = n
-        while start > 0 {
-            let leg = legs[ring, start - 1]
-            if leg.ts < cutoff { break }
-            if leg.isCredit { inflow &+= leg.amount } else { outflow &+= leg.amount }
-            start -= 1
+        // (Through a pointer: the ring's slots are in the pool, no bounds check per leg.)
+        var (inflow, outflow, start) = legs.storage.withUnsafeBufferPointer { pool in
+            var inflow: Int64 = 0
+            var outflow: Int64 = 0
+            var start = n
+            while start > 0 {
+                let leg = pool[ring.slot(start &- 1)]
+                if leg.ts < cutoff { break }
+                if leg.isCredit { inflow &+= leg.amount } else { outflow &+= leg.amount }
+                start &-= 1
+            }
+            return (inflow, outflow, start)
         }
         guard start < n - 1, inflow > 0, !(Double(inflow) / Double(legs[ring, n - 1].amount) < cfg.minCoverage),
               Double(outflow) / Double(inflow) >= cfg.minPassOn else { return }
         // FIFO over the payer's legs in the hop window, this debit (the last leg) included:
         // every debit spends the oldest money still unspent. Each debit's match is noted so that
         // when this transfer turns out to be a hop, earlier covered forwards of the same batch
-        // (a mule fanning out in several transfers) become hops too.
-        chainFifo.removeAll(keepingCapacity: true)
-        chainDebits.removeAll(keepingCapacity: true)
-        chainMatched.removeAll(keepingCapacity: true)
+        // (a mule fanning out in several transfers) become hops too. The scratch arrays are
+        // sized for the window first (each holds at most one entry per leg: a matching step
+        // spends a credit or ends a debit) and written through pointers: appending entry by
+        // entry cost a uniqueness check per write.
+        let w = n - start
+        Detector.ensureCount(&chainFifo, w, (0, 0))
+        Detector.ensureCount(&chainDebits, w, CoveredDebit(leg: 0, coverage: 0, delayMillis: 0, parent: 0, parentDepth: 0,
+                                                          sources: 0, payers: 0..<0))
+        Detector.ensureCount(&hopPayers, w, 0)
+        var debitCount = 0
+        (inflow, outflow, debitCount) = chainFifo.withUnsafeMutableBufferPointer { fifo in
+            chainDebits.withUnsafeMutableBufferPointer { debits in
+                hopPayers.withUnsafeMutableBufferPointer { payers in
+                    legs.storage.withUnsafeBufferPointer { pool in
+                        Detector.matchFifo(ring, start..<n, in: pool, hops: hops, fifo: fifo, debits: debits, payers: payers)
+                    }
+                }
+            }
+        }
+        guard inflow > 0, debitCount > 0, Int(chainDebits[debitCount - 1].leg) == n - 1,
+              chainDebits[debitCount - 1].coverage >= cfg.minCoverage,
+              Double(outflow) / Double(inflow) >= cfg.minPassOn else { return }
+        let retained = Double(inflow &- outflow) / Double(inflow)
+        for k in 0..<debitCount where chainDebits[k].coverage >= cfg.minCoverage {
+            let d = chainDebits[k]
+            let leg = legs[ring, Int(d.leg)]
+            guard leg.counterpartyKind != .merchant, leg.counterparty != p.payer,
+                  hops.hop(forTransfer: leg.txHandle) == nil else { continue }
+            recordHop(from: p.payer, debit: leg, covered: d, retained: retained, now: p.ts)
+        }
+    }
+
+    /// FIFO matching of the legs `range` of `ring` (see `trackHop`): credits queue in `fifo`,
+    /// each debit spends the oldest and is described in `debits`, its matched credits' payers
+    /// in `payers`. Returns the window's totals and the number of debits. (Static over what it
+    /// reads: the scratch arrays are being written while it runs.)
+    @inline(__always)
+    static func matchFifo(_ ring: LegRing, _ range: Range<Int>, in pool: UnsafeBufferPointer<Leg>, hops: HopStore, fifo: UnsafeMutableBufferPointer<(index: Int32, left: Int64)>,
+                   debits: UnsafeMutableBufferPointer<CoveredDebit>, payers: UnsafeMutableBufferPointer<Int32>)
+        -> (inflow: Int64, outflow: Int64, debits: Int) {
+        var inflow: Int64 = 0
+        var outflow: Int64 = 0
         var head = 0
-        inflow = 0
-        outflow = 0
+        var fifoCount = 0
+        var debitCount = 0
+        var payerCount = 0
         var firstPayer: Int32 = -1
         var sources = 0
-        for i in start..<n {
-            let leg = legs[ring, i]
+        for i in range {
+            let leg = pool[ring.slot(i)]
             if leg.isCredit {
                 inflow &+= leg.amount
-                chainFifo.append((Int32(i), leg.amount))
+                fifo[fifoCount] = (Int32(i), leg.amount)
+                fifoCount &+= 1
                 if sources == 0 { firstPayer = leg.counterparty; sources = 1 } else if sources == 1 && leg.counterparty != firstPayer { sources = 2 }
                 continue
             }
@@ -90,14 +134,15 @@ extension Detector {
             var weightedDelay: Double = 0
             var parentSeq = Hop.none
             var parentDepth: UInt8 = 0
-            let payersFrom = chainMatched.count
-            while left > 0 && head < chainFifo.count {
-                let take = min(left, chainFifo[head].left)
-                let credit = legs[ring, Int(chainFifo[head].index)]
+            let payersFrom = payerCount
+            while left > 0 && head < fifoCount {
+                let take = min(left, fifo[head].left)
+                let credit = pool[ring.slot(Int(fifo[head].index))]
                 left -= take
                 matched &+= take
                 weightedDelay += Double(take) * Double(leg.ts &- credit.ts)
-                chainMatched.append(credit.counterparty)
+                payers[payerCount] = credit.counterparty
+                payerCount &+= 1
                 // Only a mule-style hop extends a chain: money a single person forwarded (a
                 // parent passing on part of a salary) does not make the next forward a layer.
                 if let (seq, h) = hops.hop(forTransfer: credit.txHandle), h.muleStyle,
@@ -105,24 +150,23 @@ extension Detector {
                     parentSeq = seq
                     parentDepth = h.depth
                 }
-                chainFifo[head].left -= take
-                if chainFifo[head].left == 0 { head += 1 }
+                fifo[head].left -= take
+                if fifo[head].left == 0 { head += 1 }
             }
-            chainDebits.append(CoveredDebit(
+            debits[debitCount] = CoveredDebit(
                 leg: Int32(i), coverage: Double(matched) / Double(leg.amount),
                 delayMillis: matched > 0 ? Int64(weightedDelay / Double(matched)) : 0,
                 parent: parentSeq, parentDepth: parentDepth, sources: sources,
-                payers: Int32(payersFrom)..<Int32(chainMatched.count)))
+                payers: Int32(payersFrom)..<Int32(payerCount))
+            debitCount &+= 1
         }
-        guard inflow > 0, let last = chainDebits.last, Int(last.leg) == n - 1,
-              last.coverage >= cfg.minCoverage, Double(outflow) / Double(inflow) >= cfg.minPassOn else { return }
-        let retained = Double(inflow &- outflow) / Double(inflow)
-        for d in chainDebits where d.coverage >= cfg.minCoverage {
-            let leg = legs[ring, Int(d.leg)]
-            guard leg.counterpartyKind != .merchant, leg.counterparty != p.payer,
-                  hops.hop(forTransfer: leg.txHandle) == nil else { continue }
-            recordHop(from: p.payer, debit: leg, covered: d, retained: retained, now: p.ts)
-        }
+        return (inflow, outflow, debitCount)
+    }
+
+    /// Grows a scratch array to at least `n` entries (by doubling; never shrinks it).
+    @inline(__always)
+    static func ensureCount<T>(_ a: inout [T], _ n: Int, _ filler: T) {
+        if a.count < n { a.append(contentsOf: repeatElement(filler, count: max(n, 2 * a.count) - a.count)) }
     }
 
     /// Records one hop and the gang ties it makes.
@@ -168,7 +212,7 @@ extension Detector {
         }
         // (c) a shared upstream payer: another mule-style forwarder passed on this payer's money.
         for k in d.payers {
-            let upstream = chainMatched[Int(k)]
+            let upstream = hopPayers[Int(k)]
             guard owns(upstream) else {
                 send(.upstream(upstream: accounts.name(upstream), forwarder: accounts.name(payer), at: now),
                      about: accounts.name(upstream), to: partition(of: upstream))

@@ -231,6 +231,7 @@ public struct Detector: Sendable {
     // Scratch for hop matching (reused: no allocation per transfer).
     @usableFromInline var chainFifo: [(index: Int32, left: Int64)] = []
     @usableFromInline var chainMatched: [Int32] = []
+    @usableFromInline var hopPayers: [Int32] = []
     @usableFromInline var chainDebits: [CoveredDebit] = []
     public internal(set) var counters = DetectorCounters()
     /// Alerts raised and not yet taken by `takeAlerts()`.
@@ -280,7 +281,7 @@ public struct Detector: Sendable {
         if t.timestamp > partitionMax[slot] || !partitionHolds[slot] {
             let wasHolding = partitionHolds[slot]
             if t.timestamp > partitionMax[slot] { partitionMax[slot] = t.timestamp }
-            partitionHolds[slot] = true
+            if !wasHolding { partitionHolds[slot] = true }
             if wasHolding || partitionMax[slot] > watermark {
                 advanceWatermark(to: Detector.heldWatermark(
                     partitionMax: partitionMax, partitionHolds: partitionHolds, maxSeen: maxSeen,
@@ -437,29 +438,34 @@ public struct Detector: Sendable {
     // MARK: accounts
 
 
+    /// The id of an account a transfer being admitted names (it is then pending, see
+    /// `AccountState.pendingRefs`, and first seen no later than `ts`).
     mutating func touchAccount(_ name: UnsafeRawBufferPointer, at ts: Int64) -> Int32 {
-        let (id, isNew) = internAccount(name, at: ts)
-        let i = Int(id)
-        if !isNew && ts < states[i].firstSeen { states[i].firstSeen = ts }
-        states[i].pendingRefs += 1
-        return id
+        internAccount(name, at: ts, pending: true).id
     }
 
     /// The account's id; a new one gets fresh state (first seen at `ts`), joins the LRU list
-    /// and may evict the least recently active account beyond the cap.
+    /// and may evict the least recently active account beyond the cap. `pending`: see
+    /// `touchAccount` (it is counted before the eviction, so the new account is never the one
+    /// evicted). The state is written through one pointer (one uniqueness check per account).
     @inline(__always)
-    mutating func internAccount(_ name: UnsafeRawBufferPointer, at ts: Int64) -> (id: Int32, isNew: Bool) {
+    mutating func internAccount(_ name: UnsafeRawBufferPointer, at ts: Int64, pending: Bool = false) -> (id: Int32, isNew: Bool) {
         let (id, isNew) = accounts.intern(name)
-        guard isNew else { return (id, false) }
         let i = Int(id)
-        if i == states.count {
-            states.append(AccountState(firstSeen: ts))
-        } else {
-            states[i] = AccountState(firstSeen: ts)
+        if isNew && i == states.count { states.append(AccountState(firstSeen: ts)) }
+        if isNew || pending {
+            withLRU { st, ends in
+                if isNew {
+                    st[i] = AccountState(firstSeen: ts)
+                    Detector.lruAppend(id, in: st, &ends)
+                } else if ts < st[i].firstSeen {
+                    st[i].firstSeen = ts
+                }
+                if pending { st[i].pendingRefs += 1 }
+            }
         }
-        lruAppend(id)
-        if accounts.count > config.maxAccounts { evictForCap() }
-        return (id, true)
+        if isNew && accounts.count > config.maxAccounts { evictForCap() }
+        return (id, isNew)
     }
 
     @usableFromInline
@@ -523,13 +529,17 @@ public struct Detector: Sendable {
     }
 
     mutating func forget(_ id: Int32) {
-        lruUnlink(id)
         // Only an account that raised an alert has cool-down entries (raising sets the flag).
         if states[Int(id)].flags & AccountState.hasCooldown != 0 {
             for r in 0..<plans.count { lastAlertAt.removeValue(forKey: UInt64(UInt32(bitPattern: id)) << 16 | UInt64(r)) }
             cooldownEnds.removeValue(forKey: id)
         }
-        legs.release(&states[Int(id)].legs)
+        var ring = states[Int(id)].legs
+        legs.release(&ring)
+        withLRU { st, ends in
+            st[Int(id)].legs = ring
+            Detector.lruUnlink(id, in: st, &ends)
+        }
         forgetChains(of: id)
         accounts.remove(id)
     }
@@ -584,15 +594,19 @@ public struct Detector: Sendable {
         let debit = Leg(ts: p.ts, amount: p.amount, txHandle: p.txHandle, counterparty: p.payee, isCredit: false,
                         channel: p.channel, ownKind: p.payerKind, counterpartyKind: p.payeeKind)
         let both = p.sides == .both
-        if both || p.sides.contains(.credit) {
-            addLeg(credit, to: p.payee, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+        if both {
+            addLegs(credit: credit, to: p.payee, debit: debit, to: p.payer, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
         } else {
-            keepCounterparty(p.payee, at: p.ts)
-        }
-        if both || p.sides.contains(.debit) {
-            addLeg(debit, to: p.payer, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
-        } else {
-            keepCounterparty(p.payer, at: p.ts)
+            if p.sides.contains(.credit) {
+                addLeg(credit, to: p.payee, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+            } else {
+                keepCounterparty(p.payee, at: p.ts)
+            }
+            if p.sides.contains(.debit) {
+                addLeg(debit, to: p.payer, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+            } else {
+                keepCounterparty(p.payer, at: p.ts)
+            }
         }
         if inOrder {
             applying = SourcePosition(partition: p.partition, offset: p.offset)
@@ -620,18 +634,63 @@ public struct Detector: Sendable {
     }
 
     mutating func addLeg(_ leg: Leg, to account: Int32, inOrder: Bool, keepFrom: Int64, cap: Int) {
-        let i = Int(account)
-        var ring = states[i].legs
+        var ring = states[Int(account)].legs
+        pool(leg, in: &ring, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+        // The state and the LRU links through one pointer.
+        withLRU { st, ends in Detector.noteLeg(leg, ring, of: account, in: st, &ends) }
+    }
+
+    /// `addLeg` for both legs of a transfer, the two accounts' states written through one
+    /// pointer and (in order) the two legs through another: one uniqueness check each per
+    /// transfer, not per leg. Same order as two `addLeg`s: when payer and payee are the same
+    /// account, the debit goes into the ring the credit left.
+    @inline(__always)
+    mutating func addLegs(credit: Leg, to payee: Int32, debit: Leg, to payer: Int32, inOrder: Bool, keepFrom: Int64, cap: Int) {
+        var creditRing = states[Int(payee)].legs
+        var debitRing: LegRing
+        if inOrder && payer != payee {
+            // The debit's ring is another account's: reserving its slot reads and moves only
+            // its own legs, so the credit's slot may be written after it.
+            legs.dropBefore(keepFrom, in: &creditRing)
+            let c = legs.reserve(at: credit.ts, in: &creditRing, cap: cap)
+            debitRing = states[Int(payer)].legs
+            legs.dropBefore(keepFrom, in: &debitRing)
+            let d = legs.reserve(at: debit.ts, in: &debitRing, cap: cap)
+            legs.storage.withUnsafeMutableBufferPointer { st in
+                st[c.slot] = credit
+                st[d.slot] = debit
+            }
+            if c.evicted { counters.legsEvicted &+= 1 }
+            if d.evicted { counters.legsEvicted &+= 1 }
+        } else {
+            pool(credit, in: &creditRing, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+            debitRing = payer == payee ? creditRing : states[Int(payer)].legs
+            pool(debit, in: &debitRing, inOrder: inOrder, keepFrom: keepFrom, cap: cap)
+        }
+        withLRU { st, ends in
+            Detector.noteLeg(credit, creditRing, of: payee, in: st, &ends)
+            Detector.noteLeg(debit, debitRing, of: payer, in: st, &ends)
+        }
+    }
+
+    /// Puts `leg` into the pool (dropping what left the longest window when in order).
+    @inline(__always)
+    mutating func pool(_ leg: Leg, in ring: inout LegRing, inOrder: Bool, keepFrom: Int64, cap: Int) {
         if inOrder { legs.dropBefore(keepFrom, in: &ring) }
         let evicted = inOrder ? legs.append(leg, to: &ring, cap: cap) : legs.insertSorted(leg, into: &ring, cap: cap)
         if evicted { counters.legsEvicted &+= 1 }
-        // The state and the LRU links through one pointer.
-        withLRU { st, ends in
-            st[i].legs = ring
-            st[i].pendingRefs -= 1
-            if leg.ts > st[i].lastActive { st[i].lastActive = leg.ts }
-            Detector.lruTouch(account, in: st, &ends)
-        }
+    }
+
+    /// The account's state after `leg` was added (its ring now `ring`): no longer pending for
+    /// it, active at its time, most recently used.
+    @inline(__always)
+    static func noteLeg(_ leg: Leg, _ ring: LegRing, of account: Int32, in st: UnsafeMutableBufferPointer<AccountState>,
+                        _ ends: inout LRUEnds) {
+        let i = Int(account)
+        st[i].legs = ring
+        st[i].pendingRefs -= 1
+        if leg.ts > st[i].lastActive { st[i].lastActive = leg.ts }
+        Detector.lruTouch(account, in: st, &ends)
     }
 
     @usableFromInline

@@ -50,7 +50,7 @@ private func check(_ pool: LegPool, _ rings: [LegRing], _ model: [[(ts: Int64, t
     }
     #expect(pool.liveSlots == live, sourceLocation: sourceLocation)
     var freeSlots = 0
-    for (k, list) in pool.free.enumerated() {
+    for (k, list) in pool.freeChunks.enumerated() {
         for base in list {
             for s in Int(base)..<Int(base) + (1 << k) {
                 #expect(owner[s] == -1, "free slot \(s) also in use", sourceLocation: sourceLocation)
