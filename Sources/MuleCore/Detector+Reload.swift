@@ -19,5 +19,6 @@ extension Detector {
         for rule in newRules { plans.append(RulePlan(rule, program: &program, signals: &signals)) }
         longestWindow = newRules.map(\.windowMillis).max() ?? 0
         ruleSet = ruleSetHash(newRules)
+        rebuildWindowTotals()
     }
 }
