@@ -318,7 +318,6 @@ extension Detector {
     mutating func compactLegs() {
         let table = accounts
         legs = legs.compacted(&states) { table.contains(Int32($0)) }
-        rebuildWindowTotals()
     }
 
     /// Bytes of per-account state by part (`stateBytes` adds dedup, the id log and buffers).

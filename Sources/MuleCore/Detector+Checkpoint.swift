@@ -91,7 +91,6 @@ extension Detector {
         }
         accounts = try AccountTable.readCheckpoint(from: &r)
         try readAccountStates(from: &r)
-        rebuildWindowTotals()  // never persisted: counted from the restored legs
         try transferIds.readCheckpoint(from: &r)
         try dedup.readCheckpoint(from: &r)
         buffer = try ReorderBuffer.readCheckpoint(from: &r, accounts: accounts, withSides: split)

@@ -19,6 +19,5 @@ extension Detector {
         for rule in newRules { plans.append(RulePlan(rule, program: &program, signals: &signals)) }
         longestWindow = newRules.map(\.windowMillis).max() ?? 0
         ruleSet = ruleSetHash(newRules)
-        rebuildWindowTotals()
     }
 }

@@ -122,8 +122,6 @@ struct RulePlan: Sendable {
     @usableFromInline var needs: WindowNeeds
     @usableFromInline var onCredit: Bool
     @usableFromInline var onDebit: Bool
-    /// Its key in the detector's `WindowTotals` (-1: its needs are checked by walking the legs).
-    @usableFromInline var totalsKey: Int32 = -1
 
     /// The same rule with every metric enabled: used to describe a firing window in full.
     @usableFromInline var reporting: RulePlan {
@@ -222,10 +220,6 @@ public struct Detector: Sendable {
     @usableFromInline var cooldownEnds: [Int32: Int64] = [:]
     @usableFromInline var lastAlertAt: [UInt64: Int64] = [:]
     @usableFromInline var scan = WindowScan()
-    /// Running needs totals per tracked leg ring (`WindowTotals`).
-    @usableFromInline var windowTotals = WindowTotals()
-    /// Off only in tests, to compare with the walk: the totals are kept either way.
-    @usableFromInline var useWindowTotals = true
     @usableFromInline var hops = HopStore()
     @usableFromInline var gangs: GangIndex
     /// Receiving account → the last mule-style forwarder that paid it (shared-sink ties).
@@ -266,7 +260,6 @@ public struct Detector: Sendable {
         self.transferIds = TransferIdLog(capacityBytes: config.transferIdLogBytes)
         self.dedup = DedupIndex(maxEntries: config.maxDedupEntries)
         self.gangs = GangIndex(horizonMillis: config.chains.gangHorizonMillis)
-        rebuildWindowTotals()
     }
 
     /// The loaded rules, in evaluation order.
@@ -438,7 +431,7 @@ public struct Detector: Sendable {
     /// Approximate bytes of state (accounts, legs, dedup, id log), for metrics and sizing.
     public var stateBytes: Int {
         return accounts.memoryBytes + states.capacity * MemoryLayout<AccountState>.stride + legs.memoryBytes
-            + scan.memoryBytes + windowTotals.memoryBytes + dedup.memoryBytes + transferIds.memoryBytes + buffer.heap.capacity * MemoryLayout<PendingTransfer>.stride
+            + scan.memoryBytes            + dedup.memoryBytes + transferIds.memoryBytes + buffer.heap.capacity * MemoryLayout<PendingTransfer>.stride
     }
 
     // MARK: accounts
@@ -629,12 +622,8 @@ public struct Detector: Sendable {
     mutating func addLeg(_ leg: Leg, to account: Int32, inOrder: Bool, keepFrom: Int64, cap: Int) {
         let i = Int(account)
         var ring = states[i].legs
-        let held = ring
         if inOrder { legs.dropBefore(keepFrom, in: &ring) }
-        let kept = ring
-        if inOrder { windowTotals.willAppend(before: held, ring: kept, cap: cap, pool: legs) }
         let evicted = inOrder ? legs.append(leg, to: &ring, cap: cap) : legs.insertSorted(leg, into: &ring, cap: cap)
-        windowTotals.didAdd(leg, before: kept, ring: ring, inOrder: inOrder, pool: legs)
         if evicted { counters.legsEvicted &+= 1 }
         // The state and the LRU links through one pointer.
         withLRU { st, ends in
@@ -665,11 +654,6 @@ public struct Detector: Sendable {
             var start = -1
             if !plan.chainOnly {
                 if ring.count < plan.needs.legs { continue }
-                // Usually decided here, from running totals, without reading the window's legs.
-                if plan.totalsKey >= 0, useWindowTotals, WindowTotals.tracks(ring),
-                   !windowTotals.canMeet(plan.needs, key: Int(plan.totalsKey), ring: ring, from: from, pool: legs) {
-                    continue
-                }
                 guard scan.run(pool: legs, ring: ring, from: from, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
                 else { continue }
                 start = scan.start
