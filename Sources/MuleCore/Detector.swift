@@ -458,7 +458,9 @@ public struct Detector: Sendable {
             states[i] = AccountState(firstSeen: ts)
         }
         lruAppend(id)
-        if accounts.count > config.maxAccounts { evictForCap() }
+        // Not the new account itself: its caller has yet to take its reference (`pendingRefs` is
+        // still 0), and would go on with a freed id.
+        if accounts.count > config.maxAccounts { evictForCap(sparing: id) }
         return (id, true)
     }
 
@@ -557,12 +559,12 @@ public struct Detector: Sendable {
     }
 
     @usableFromInline
-    mutating func evictForCap() {
+    mutating func evictForCap(sparing spared: Int32) {
         var id = lruHead
         var tries = 0
         while id >= 0 && tries < 64 {
             let next = states[Int(id)].lruNext
-            if states[Int(id)].pendingRefs == 0 {
+            if states[Int(id)].pendingRefs == 0 && id != spared {
                 forget(id)
                 counters.accountsEvictedCap &+= 1
                 return
