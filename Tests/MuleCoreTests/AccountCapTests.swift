@@ -46,4 +46,40 @@ import Testing
         #expect(d.detector.trackedAccounts <= 6)
         #expect(d.detector.counters.accountsEvictedCap > 0)
     }
+
+    @Test func aChainThroughAForgottenAccountIsReportedFromTheNextKnownAccount() throws {
+        // M1 (paid by eight victims) forwards to M2, which forwards to M3: M2's forward is a
+        // depth-2 hop. Between the two forwards, new accounts push M1 out under the cap and its
+        // id goes to a newcomer. The alert on M2 must not name the newcomer (or a freed id) as
+        // the chain's first mule: the chain is reported from M2, the first account still known.
+        let minute: Int64 = 60_000
+        var config = DetectorConfig()
+        config.maxAccounts = 10
+        config.allowedLatenessMillis = 0
+        let chainRule = Rule(id: "chain", version: "1", windowMillis: 2 * 3_600_000, trigger: .debit,
+                             conditions: .all([.metric(.chainDepth, Bound(min: 2))]))
+        var s = SceneBuilder(rules: [chainRule], config: config)
+        var t: Int64 = 1_764_000_000_000
+        for v in 1...8 {
+            s.pay("victim-\(v)", "M1", "1000", at: t, channel: .qr)
+            t += minute
+        }
+        t += 3 * minute
+        s.pay("M1", "M2", "7880", at: t, channel: .p2p)
+        t += minute
+        s.pay("victim-9", "M2", "1000", at: t, channel: .qr)
+        // Eight newcomers push out victims 2-8 and then M1, the least recently used (victim 1
+        // went when victim 9 came).
+        for x in 1...7 {
+            t += minute
+            s.pay("x\(x)", "y", "5", at: t, channel: .p2p)
+        }
+        t += minute
+        s.pay("M2", "M3", "8747", at: t, channel: .p2p)
+        let alerts = s.driver.finish()
+        #expect(s.driver.detector.counters.accountsEvictedCap == 10)
+        let alert = try #require(alerts.first { $0.account == "M2" })
+        #expect(alert.chain == ["M2", "M3"])
+        #expect(alert.hops?.map(\.from) == ["M2"])
+    }
 }
