@@ -197,7 +197,8 @@ extension Detector {
         // the second is), so the gang holds the whole chain with at most two ties per hop.
         if Int(depth) >= cfg.minChainHops {
             tieEverywhere(payer, payee, at: now, amount: leg.amount, earlier: earlier)
-            if let parent = hops.hop(d.parent) {
+            if let parent = hops.hop(d.parent), stillSameAccount(parent.from, since: parent.ts),
+               stillSameAccount(parent.to, since: parent.ts) {
                 tieEverywhere(parent.from, parent.to, at: now, amount: 0, earlier: earlier)
             }
         }
@@ -230,6 +231,21 @@ extension Detector {
     func nameOrder() -> (Int32, Int32) -> Bool {
         let table = accounts
         return { a, b in table.withName(a) { x in table.withName(b) { y in x.lexicographicallyPrecedes(y) } } }
+    }
+
+    /// The hops of the chain ending at `seq`, first hop first, from the first hop whose accounts
+    /// are all still tracked: under the account cap (`maxAccounts`) an account of an older hop
+    /// can have been forgotten, its id free or handed to another account since. Such a chain is
+    /// reported from the account after the last forgotten one, never with a wrong or freed name.
+    func knownChain(endingAt seq: UInt64) -> ArraySlice<Hop> {
+        let chain = hops.chain(endingAt: seq)
+        var first = chain.count
+        while first > 0 {
+            let h = chain[first - 1]
+            guard stillSameAccount(h.from, since: h.ts), stillSameAccount(h.to, since: h.ts) else { break }
+            first -= 1
+        }
+        return chain[first...]
     }
 
     /// False when `id` was forgotten and handed to another account after `ts`.
@@ -306,7 +322,7 @@ extension Detector {
             if best == nil || found.hop.depth >= best!.hop.depth { best = found }
         }
         if let best {
-            let chain = hops.chain(endingAt: best.seq)
+            let chain = knownChain(endingAt: best.seq)
             if let first = chain.first {
                 alert.chain = [accounts.name(first.from)] + chain.map { accounts.name($0.to) }
                 alert.hops = chain.map {

@@ -327,7 +327,7 @@ extension Detector {
 
     /// The hop's chain as it travels: names, first hop first.
     func linkChain(endingAt seq: UInt64) -> [LinkHop] {
-        hops.chain(endingAt: seq).map {
+        knownChain(endingAt: seq).map {
             LinkHop(from: accounts.name($0.from), to: accounts.name($0.to), ts: $0.ts, amount: $0.amount,
                     delayMillis: $0.delayMillis, retained: $0.retained, depth: $0.depth, muleStyle: $0.muleStyle)
         }

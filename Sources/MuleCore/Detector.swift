@@ -464,7 +464,9 @@ public struct Detector: Sendable {
                 if pending { st[i].pendingRefs += 1 }
             }
         }
-        if isNew && accounts.count > config.maxAccounts { evictForCap() }
+        // Never the new account itself: a caller that has yet to take its reference would go
+        // on with a freed id.
+        if isNew && accounts.count > config.maxAccounts { evictForCap(sparing: id) }
         return (id, isNew)
     }
 
@@ -567,12 +569,12 @@ public struct Detector: Sendable {
     }
 
     @usableFromInline
-    mutating func evictForCap() {
+    mutating func evictForCap(sparing spared: Int32) {
         var id = lruHead
         var tries = 0
         while id >= 0 && tries < 64 {
             let next = states[Int(id)].lruNext
-            if states[Int(id)].pendingRefs == 0 {
+            if states[Int(id)].pendingRefs == 0 && id != spared {
                 forget(id)
                 counters.accountsEvictedCap &+= 1
                 return
