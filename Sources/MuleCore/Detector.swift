@@ -421,8 +421,9 @@ public struct Detector: Sendable {
     /// engine must not commit past it.
     public func lowestBufferedOffsets() -> [Int32: Int64] {
         var out: [Int32: Int64] = [:]
-        for p in buffer.heap where p.partition >= 0 {
-            if let cur = out[p.partition], cur <= p.offset { continue }
+        buffer.forEach { p in
+            guard p.partition >= 0 else { return }
+            if let cur = out[p.partition], cur <= p.offset { return }
             out[p.partition] = p.offset
         }
         return out
@@ -431,7 +432,7 @@ public struct Detector: Sendable {
     /// Approximate bytes of state (accounts, legs, dedup, id log), for metrics and sizing.
     public var stateBytes: Int {
         return accounts.memoryBytes + states.capacity * MemoryLayout<AccountState>.stride + legs.memoryBytes
-            + scan.memoryBytes            + dedup.memoryBytes + transferIds.memoryBytes + buffer.heap.capacity * MemoryLayout<PendingTransfer>.stride
+            + scan.memoryBytes            + dedup.memoryBytes + transferIds.memoryBytes + buffer.memoryBytes
     }
 
     // MARK: accounts
