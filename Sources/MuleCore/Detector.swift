@@ -298,6 +298,12 @@ public struct Detector: Sendable {
         let idBytes = t.id.bytes(in: bytes)
         // Each leg is its own record when the accounts' owners differ: each is deduplicated alone.
         let idHash = ByteHash.hash(idBytes, seed: sides == .both ? ByteHash.transferSeed : ByteHash.transferSeed &+ UInt64(sides.rawValue))
+        // All three table slots are known before any is probed: their cache misses overlap.
+        let payerBytes = t.payer.bytes(in: bytes), payeeBytes = t.payee.bytes(in: bytes)
+        let payerHash = AccountTable.hash(payerBytes), payeeHash = AccountTable.hash(payeeBytes)
+        dedup.prefetch(hash: idHash)
+        accounts.prefetch(hash: payerHash)
+        accounts.prefetch(hash: payeeHash)
         if !dedup.insert(idHash, at: t.timestamp) {
             counters.duplicates &+= 1
             return .duplicate
@@ -307,8 +313,8 @@ public struct Detector: Sendable {
             counters.lateDropped &+= 1
             return .late(behindMillis: watermark - t.timestamp)
         }
-        let payer = touchAccount(t.payer.bytes(in: bytes), at: t.timestamp)
-        let payee = touchAccount(t.payee.bytes(in: bytes), at: t.timestamp)
+        let payer = touchAccount(payerBytes, hash: payerHash, at: t.timestamp)
+        let payee = touchAccount(payeeBytes, hash: payeeHash, at: t.timestamp)
         let handle = transferIds.append(idBytes)
         let p = PendingTransfer(
             ts: t.timestamp, idHash: idHash, amount: t.amount.units, txHandle: handle,
@@ -438,8 +444,8 @@ public struct Detector: Sendable {
     // MARK: accounts
 
 
-    mutating func touchAccount(_ name: UnsafeRawBufferPointer, at ts: Int64) -> Int32 {
-        let (id, isNew) = internAccount(name, at: ts)
+    mutating func touchAccount(_ name: UnsafeRawBufferPointer, hash: UInt64, at ts: Int64) -> Int32 {
+        let (id, isNew) = internAccount(name, hash: hash, at: ts)
         let i = Int(id)
         if !isNew && ts < states[i].firstSeen { states[i].firstSeen = ts }
         states[i].pendingRefs += 1
@@ -449,8 +455,8 @@ public struct Detector: Sendable {
     /// The account's id; a new one gets fresh state (first seen at `ts`), joins the LRU list
     /// and may evict the least recently active account beyond the cap.
     @inline(__always)
-    mutating func internAccount(_ name: UnsafeRawBufferPointer, at ts: Int64) -> (id: Int32, isNew: Bool) {
-        let (id, isNew) = accounts.intern(name)
+    mutating func internAccount(_ name: UnsafeRawBufferPointer, hash: UInt64, at ts: Int64) -> (id: Int32, isNew: Bool) {
+        let (id, isNew) = accounts.intern(name, hash: hash)
         guard isNew else { return (id, false) }
         let i = Int(id)
         if i == states.count {
