@@ -390,6 +390,7 @@ public struct Detector: Sendable {
         watermark = newWatermark
         if links.isEmpty {
             while let ts = buffer.minTimestamp, ts < watermark {
+                prefetchReleases()
                 apply(buffer.popMin(), inOrder: true)
             }
         } else {
@@ -402,6 +403,7 @@ public struct Detector: Sendable {
                     applyLink(links.popMin())
                 } else {
                     guard bt < watermark else { break }
+                    prefetchReleases()
                     apply(buffer.popMin(), inOrder: true)
                 }
             }
