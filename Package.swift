@@ -32,8 +32,10 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // Software prefetch hints (`__builtin_prefetch`) for MuleCore's hot path.
+        .target(name: "CMulePrefetch"),
         // Pure engine: no I/O, no Foundation, no clocks.
-        .target(name: "MuleCore"),
+        .target(name: "MuleCore", dependencies: ["CMulePrefetch"]),
         .target(name: "MuleRules", dependencies: ["MuleCore", "Yams"]),
         .target(name: "MuleKafka", dependencies: ["Crdkafka"]),
         .target(name: "MuleSimulator", dependencies: ["MuleCore"]),

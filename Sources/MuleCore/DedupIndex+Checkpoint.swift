@@ -55,12 +55,15 @@ extension TransferIdLog {
     }
 }
 
-/// Checkpointing the reorder buffer: the waiting transfers as the heap holds them.
+/// Checkpointing the reorder buffer: the waiting transfers, each read back with `push`, so any
+/// order restores (main wrote the heap's array order). Written in release order: the bytes do
+/// not depend on arrival order, and a restore puts everything in the FIFO ring.
 extension ReorderBuffer {
     func writeCheckpoint(to w: inout CheckpointWriter) {
         w.tag("REOR")
-        w.count(heap.count)
-        for p in heap {
+        let all = sorted()
+        w.count(all.count)
+        for p in all {
             w.i64(p.ts)
             w.u64(p.idHash)
             w.i64(p.amount)

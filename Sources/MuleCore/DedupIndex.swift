@@ -1,3 +1,5 @@
+import CMulePrefetch
+
 /// Remembers the transfer ids seen within the dedup horizon (by 64-bit hash), so a repeated
 /// id is processed once.
 ///
@@ -40,6 +42,13 @@ public struct DedupIndex: Sendable {
     }
 
     public var count: Int { liveCount }
+
+    /// Starts loading the slot where `insert(rawHash, …)` will probe first (a hint; see `MulePrefetch.h`).
+    @inlinable @inline(__always)
+    public func prefetch(hash rawHash: UInt64) {
+        let s = Int(truncatingIfNeeded: rawHash == 0 ? 1 : rawHash) & mask
+        slots.withUnsafeBufferPointer { mule_prefetch_write($0.baseAddress! + s) }
+    }
 
     /// Records `hash` seen at event time `ts`; returns false if it was already present.
     @inlinable

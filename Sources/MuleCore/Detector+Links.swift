@@ -256,7 +256,10 @@ extension Detector {
     /// at least as long as an account active at `ts`.
     mutating func remoteAccount(_ name: String, at ts: Int64) -> Int32 {
         var n = name
-        let id = n.withUTF8 { internAccount(UnsafeRawBufferPointer($0), at: ts).id }
+        let id = n.withUTF8 { utf8 in
+            let bytes = UnsafeRawBufferPointer(utf8)
+            return internAccount(bytes, hash: AccountTable.hash(bytes), at: ts).id
+        }
         let i = Int(id)
         if ts > states[i].lastActive {
             states[i].lastActive = ts

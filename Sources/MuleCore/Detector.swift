@@ -299,6 +299,12 @@ public struct Detector: Sendable {
         let idBytes = t.id.bytes(in: bytes)
         // Each leg is its own record when the accounts' owners differ: each is deduplicated alone.
         let idHash = ByteHash.hash(idBytes, seed: sides == .both ? ByteHash.transferSeed : ByteHash.transferSeed &+ UInt64(sides.rawValue))
+        // All three table slots are known before any is probed: their cache misses overlap.
+        let payerBytes = t.payer.bytes(in: bytes), payeeBytes = t.payee.bytes(in: bytes)
+        let payerHash = AccountTable.hash(payerBytes), payeeHash = AccountTable.hash(payeeBytes)
+        dedup.prefetch(hash: idHash)
+        accounts.prefetch(hash: payerHash)
+        accounts.prefetch(hash: payeeHash)
         if !dedup.insert(idHash, at: t.timestamp) {
             counters.duplicates &+= 1
             return .duplicate
@@ -308,8 +314,8 @@ public struct Detector: Sendable {
             counters.lateDropped &+= 1
             return .late(behindMillis: watermark - t.timestamp)
         }
-        let payer = touchAccount(t.payer.bytes(in: bytes), at: t.timestamp)
-        let payee = touchAccount(t.payee.bytes(in: bytes), at: t.timestamp)
+        let payer = touchAccount(payerBytes, hash: payerHash, at: t.timestamp)
+        let payee = touchAccount(payeeBytes, hash: payeeHash, at: t.timestamp)
         let handle = transferIds.append(idBytes)
         let p = PendingTransfer(
             ts: t.timestamp, idHash: idHash, amount: t.amount.units, txHandle: handle,
@@ -385,6 +391,7 @@ public struct Detector: Sendable {
         watermark = newWatermark
         if links.isEmpty {
             while let ts = buffer.minTimestamp, ts < watermark {
+                prefetchReleases()
                 apply(buffer.popMin(), inOrder: true)
             }
         } else {
@@ -397,6 +404,7 @@ public struct Detector: Sendable {
                     applyLink(links.popMin())
                 } else {
                     guard bt < watermark else { break }
+                    prefetchReleases()
                     apply(buffer.popMin(), inOrder: true)
                 }
             }
@@ -422,8 +430,9 @@ public struct Detector: Sendable {
     /// engine must not commit past it.
     public func lowestBufferedOffsets() -> [Int32: Int64] {
         var out: [Int32: Int64] = [:]
-        for p in buffer.heap where p.partition >= 0 {
-            if let cur = out[p.partition], cur <= p.offset { continue }
+        buffer.forEach { p in
+            guard p.partition >= 0 else { return }
+            if let cur = out[p.partition], cur <= p.offset { return }
             out[p.partition] = p.offset
         }
         return out
@@ -432,16 +441,17 @@ public struct Detector: Sendable {
     /// Approximate bytes of state (accounts, legs, dedup, id log), for metrics and sizing.
     public var stateBytes: Int {
         return accounts.memoryBytes + states.capacity * MemoryLayout<AccountState>.stride + legs.memoryBytes
-            + scan.memoryBytes            + dedup.memoryBytes + transferIds.memoryBytes + buffer.heap.capacity * MemoryLayout<PendingTransfer>.stride
+            + scan.memoryBytes            + dedup.memoryBytes + transferIds.memoryBytes + buffer.memoryBytes
     }
 
     // MARK: accounts
 
 
     /// The id of an account a transfer being admitted names (it is then pending, see
-    /// `AccountState.pendingRefs`, and first seen no later than `ts`).
-    mutating func touchAccount(_ name: UnsafeRawBufferPointer, at ts: Int64) -> Int32 {
-        internAccount(name, at: ts, pending: true).id
+    /// `AccountState.pendingRefs`, and first seen no later than `ts`); `hash` is
+    /// `AccountTable.hash(name)`, computed early so its slot could be prefetched.
+    mutating func touchAccount(_ name: UnsafeRawBufferPointer, hash: UInt64, at ts: Int64) -> Int32 {
+        internAccount(name, hash: hash, at: ts, pending: true).id
     }
 
     /// The account's id; a new one gets fresh state (first seen at `ts`), joins the LRU list
@@ -449,8 +459,8 @@ public struct Detector: Sendable {
     /// `touchAccount` (it is counted before the eviction, so the new account is never the one
     /// evicted). The state is written through one pointer (one uniqueness check per account).
     @inline(__always)
-    mutating func internAccount(_ name: UnsafeRawBufferPointer, at ts: Int64, pending: Bool = false) -> (id: Int32, isNew: Bool) {
-        let (id, isNew) = accounts.intern(name)
+    mutating func internAccount(_ name: UnsafeRawBufferPointer, hash: UInt64, at ts: Int64, pending: Bool = false) -> (id: Int32, isNew: Bool) {
+        let (id, isNew) = accounts.intern(name, hash: hash)
         let i = Int(id)
         if isNew && i == states.count { states.append(AccountState(firstSeen: ts)) }
         if isNew || pending {

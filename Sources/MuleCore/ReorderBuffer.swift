@@ -39,20 +39,103 @@ struct PendingTransfer: Sendable {
 
 /// Holds accepted transfers until the watermark passes them, then releases them in event-time
 /// order: out-of-order input within the allowed lateness is applied exactly as if it had
-/// arrived in order. A binary min-heap on (event time, id hash).
+/// arrived in order. Releases follow (event time, id hash).
+///
+/// Real feeds are nearly in order, so most transfers go to a FIFO ring (each one does not
+/// precede the ring's newest, so the ring stays sorted: push and pop are O(1) and touch one
+/// slot); only a transfer that does precede the ring's newest goes to a binary min-heap. The
+/// least element is the lesser of the ring's head and the heap's top.
 @usableFromInline
 struct ReorderBuffer: Sendable {
-    @usableFromInline var heap: [PendingTransfer] = []
+    /// The FIFO ring: power-of-two length, `fifoCount` elements from `fifoHead` (wrapping), sorted.
+    @usableFromInline var ring: ContiguousArray<PendingTransfer>
+    @usableFromInline var fifoHead = 0
+    @usableFromInline var fifoCount = 0
+    /// Transfers that arrived out of order (a binary min-heap).
+    @usableFromInline var heap = ContiguousArray<PendingTransfer>()
+    /// How many pushes took the heap path (not checkpointed; for tests and diagnostics).
+    @usableFromInline var heapPushes = 0
 
-    @usableFromInline init() { heap.reserveCapacity(1024) }
+    @usableFromInline static let filler = PendingTransfer(
+        ts: .min, idHash: 0, amount: 0, txHandle: 0, offset: -1, partition: -1, payer: -1, payee: -1,
+        channel: .p2p, payerKind: .personal, payeeKind: .personal)
 
-    @inlinable var count: Int { heap.count }
-    @inlinable var minTimestamp: Int64? { heap.first?.ts }
+    @usableFromInline init() {
+        ring = ContiguousArray(repeating: Self.filler, count: 1024)
+        heap.reserveCapacity(256)
+    }
 
-    // Sifts move a hole instead of swapping, through a pointer (no bounds or uniqueness check
-    // per step): both run once per event.
+    @inlinable var count: Int { fifoCount &+ heap.count }
+
+    @inlinable var minTimestamp: Int64? {
+        if fifoCount == 0 { return heap.first?.ts }
+        let f = ring[fifoHead].ts
+        guard let h = heap.first?.ts else { return f }
+        return h < f ? h : f
+    }
+
     @inlinable
     mutating func push(_ p: PendingTransfer) {
+        let mask = ring.count &- 1
+        if fifoCount > 0 && p.precedes(ring[(fifoHead &+ fifoCount &- 1) & mask]) {
+            pushHeap(p)
+            return
+        }
+        if fifoCount == ring.count { growRing() }
+        let at = (fifoHead &+ fifoCount) & (ring.count &- 1)
+        ring.withUnsafeMutableBufferPointer { $0[at] = p }
+        fifoCount &+= 1
+    }
+
+    @inlinable
+    mutating func popMin() -> PendingTransfer {
+        if fifoCount > 0 && (heap.isEmpty || !heap[0].precedes(ring[fifoHead])) {
+            let top = ring[fifoHead]
+            fifoHead = (fifoHead &+ 1) & (ring.count &- 1)
+            fifoCount &-= 1
+            return top
+        }
+        return popHeap()
+    }
+
+    /// The `k`-th oldest transfer of the FIFO ring (`k < fifoCount`), for looking ahead of the
+    /// release order (the heap's few elements may come in between).
+    @inlinable @inline(__always)
+    func fifoElement(_ k: Int) -> PendingTransfer {
+        ring[(fifoHead &+ k) & (ring.count &- 1)]
+    }
+
+    /// Visits every waiting transfer, in no particular order (not per event).
+    func forEach(_ body: (PendingTransfer) -> Void) {
+        for k in 0..<fifoCount { body(fifoElement(k)) }
+        for p in heap { body(p) }
+    }
+
+    /// Every waiting transfer, in release order (checkpoints).
+    func sorted() -> [PendingTransfer] {
+        var all: [PendingTransfer] = []
+        all.reserveCapacity(count)
+        forEach { all.append($0) }
+        all.sort { $0.precedes($1) }
+        return all
+    }
+
+    /// Bytes held (both stores' capacity).
+    var memoryBytes: Int { (ring.capacity + heap.capacity) * MemoryLayout<PendingTransfer>.stride }
+
+    @usableFromInline
+    mutating func growRing() {
+        var bigger = ContiguousArray(repeating: Self.filler, count: ring.count * 2)
+        for k in 0..<fifoCount { bigger[k] = fifoElement(k) }
+        ring = bigger
+        fifoHead = 0
+    }
+
+    // Sifts move a hole instead of swapping, through a pointer (no bounds or uniqueness check
+    // per step).
+    @usableFromInline
+    mutating func pushHeap(_ p: PendingTransfer) {
+        heapPushes &+= 1
         heap.append(p)
         heap.withUnsafeMutableBufferPointer { h in
             var i = h.count - 1
@@ -66,8 +149,8 @@ struct ReorderBuffer: Sendable {
         }
     }
 
-    @inlinable
-    mutating func popMin() -> PendingTransfer {
+    @usableFromInline
+    mutating func popHeap() -> PendingTransfer {
         let top = heap[0]
         let last = heap.removeLast()
         if !heap.isEmpty {
