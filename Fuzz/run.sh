@@ -15,6 +15,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
+# MuleCore imports the header-only C module CMulePrefetch (its module map is in its include dir).
+prefetch="$root/Sources/CMulePrefetch/include"
 target=all
 if [[ $# -gt 0 && ! "$1" =~ ^[0-9]+$ ]]; then target="$1"; shift; fi
 seconds="${1:-30}"
@@ -48,7 +50,7 @@ up_to_date() {
 build_event_decoder() {
     up_to_date "$out/event-decoder-fuzz" "$here/EventDecoderFuzz.swift" "$root/Sources/MuleCore" && return
     # One module with the MuleCore sources, so the harness can check internal invariants too.
-    step "$swiftc_bin" -sanitize=fuzzer,address -parse-as-library -O -g \
+    step "$swiftc_bin" -sanitize=fuzzer,address -parse-as-library -O -g -I "$prefetch" \
         -module-name MuleCore -package-name MuleStream \
         "$here/EventDecoderFuzz.swift" "$root"/Sources/MuleCore/*.swift \
         -o "$out/event-decoder-fuzz"
@@ -68,14 +70,14 @@ build_rule_loader() {
     done
     # `-package-name MuleStream`: MuleCore and MuleRules share `package` declarations, as in SwiftPM.
     # Library modules: instrumented objects plus a .swiftmodule each (libFuzzer's main comes at link).
-    local common=(-sanitize=fuzzer,address -parse-as-library -O -g -wmo -c -I "$obj" -I "$yams/CYaml/include" -Xcc -DYAML_DECLARE_STATIC)
+    local common=(-sanitize=fuzzer,address -parse-as-library -O -g -wmo -c -I "$obj" -I "$prefetch" -I "$yams/CYaml/include" -Xcc -DYAML_DECLARE_STATIC)
     # SWIFT_PACKAGE: Yams imports CYaml only when built as a package (else it expects one module).
     step "$swiftc_bin" "${common[@]}" -DSWIFT_PACKAGE -module-name Yams -emit-module -emit-module-path "$obj/Yams.swiftmodule" \
         "$yams"/Yams/*.swift -o "$obj/yams.o"
     step "$swiftc_bin" "${common[@]}" -module-name MuleCore -package-name MuleStream -emit-module -emit-module-path "$obj/MuleCore.swiftmodule" \
         "$root"/Sources/MuleCore/*.swift -o "$obj/mulecore.o"
     # The harness joins the MuleRules module, so it can reach the scan and the reader directly.
-    step "$swiftc_bin" -sanitize=fuzzer,address -parse-as-library -O -g -I "$obj" -I "$yams/CYaml/include" -Xcc -DYAML_DECLARE_STATIC \
+    step "$swiftc_bin" -sanitize=fuzzer,address -parse-as-library -O -g -I "$obj" -I "$prefetch" -I "$yams/CYaml/include" -Xcc -DYAML_DECLARE_STATIC \
         -module-name MuleRules -package-name MuleStream "$here/RuleLoaderFuzz.swift" "$root"/Sources/MuleRules/*.swift "$obj"/*.o \
         -o "$out/rule-loader-fuzz"
 }
