@@ -119,6 +119,35 @@ struct ReorderBuffer: Sendable {
     @inlinable
     mutating func push(_ p: PendingTransfer) {
         let l = Int(max(p.partition, -1)) &+ 1
+        // The common case through pointers (one uniqueness check per array): the partition's lane
+        // holds transfers and has room in its last chunk.
+        if l < lanes.count {
+            let outcome: Int = slots.withUnsafeMutableBufferPointer { sl in
+                lanes.withUnsafeMutableBufferPointer { ln in
+                    let lane = ln[l]
+                    guard lane.count > 0, lane.tailPos < Int32(Self.chunkSize) else { return 0 }
+                    if p.precedes(sl[Self.slot(lane.tailChunk, lane.tailPos &- 1)]) { return 1 }
+                    sl[Self.slot(lane.tailChunk, lane.tailPos)] = p
+                    ln[l].tailPos = lane.tailPos &+ 1
+                    ln[l].count = lane.count &+ 1
+                    return 2
+                }
+            }
+            if outcome == 2 {
+                laneTotal &+= 1
+                return
+            }
+            if outcome == 1 {
+                pushHeap(p)
+                return
+            }
+        }
+        pushStartingChunk(p, lane: l)
+    }
+
+    /// A push that starts a chunk: the lane's first transfer, or its last chunk is full.
+    @usableFromInline
+    mutating func pushStartingChunk(_ p: PendingTransfer, lane l: Int) {
         if l >= lanes.count { lanes.append(contentsOf: repeatElement(Lane(), count: l &+ 1 &- lanes.count)) }
         var lane = lanes[l]
         if lane.count > 0 {
@@ -145,7 +174,9 @@ struct ReorderBuffer: Sendable {
         lane.count &+= 1
         lanes[l] = lane
         laneTotal &+= 1
-        if lane.count == 1 { pushLane(Int32(l), head: p) }
+        if lane.count == 1 {
+            if laneHeap.isEmpty { laneHeap.append(Int32(l)) } else { pushLane(Int32(l), head: p) }
+        }
     }
 
     @inlinable
@@ -160,8 +191,24 @@ struct ReorderBuffer: Sendable {
         return popHeap()
     }
 
+    /// The least waiting transfer if it is older than `limit` (removed), else nil: the release
+    /// loop's test and pop with one look at the top lane's head.
+    @inlinable
+    mutating func popMin(before limit: Int64) -> PendingTransfer? {
+        if let top = laneHeap.first {
+            let h = head(ofLane: top)
+            if heap.isEmpty || !heap[0].precedes(h) {
+                guard h.ts < limit else { return nil }
+                popLane(top)
+                return h
+            }
+        }
+        guard let first = heap.first, first.ts < limit else { return nil }
+        return popHeap()
+    }
+
     /// Removes the oldest transfer of lane `l`, the top of the lane heap.
-    @usableFromInline
+    @inlinable
     mutating func popLane(_ l: Int32) {
         var lane = lanes[Int(l)]
         lane.headPos &+= 1
@@ -183,7 +230,8 @@ struct ReorderBuffer: Sendable {
             lane.headPos = 0
         }
         lanes[Int(l)] = lane
-        siftDownTopLane(l)
+        // One partition (files, tests, a single-partition topic): no other lane to order against.
+        if laneHeap.count > 1 { siftDownTopLane(l) }
     }
 
     /// The transfer `k` places behind the oldest of the lane that releases next (`k` below
