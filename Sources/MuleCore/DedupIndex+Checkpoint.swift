@@ -57,7 +57,7 @@ extension TransferIdLog {
 
 /// Checkpointing the reorder buffer: the waiting transfers, each read back with `push`, so any
 /// order restores (main wrote the heap's array order). Written in release order: the bytes do
-/// not depend on arrival order, and a restore puts everything in the FIFO ring.
+/// not depend on arrival order, and a restore puts everything in the partitions' FIFO lanes.
 extension ReorderBuffer {
     func writeCheckpoint(to w: inout CheckpointWriter) {
         w.tag("REOR")

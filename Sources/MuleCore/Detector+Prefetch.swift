@@ -8,22 +8,19 @@ extension Detector {
     /// ...and, this many ahead (their state lines now loaded), their leg rings' ends.
     @usableFromInline static let prefetchLegsAhead = 4
 
-    /// Starts loading what applying the transfers a few releases ahead will touch: the FIFO
-    /// ring holds them in release order (the heap's few may come in between; a hint that
-    /// misses costs little). Far ahead, the payer's and payee's `AccountState` lines; nearer,
+    /// Starts loading what applying the transfers a few releases ahead will touch: the lane that
+    /// releases next holds them in release order (other lanes and the heap's few may come in
+    /// between; a hint that misses costs little). Far ahead, the payer's and payee's `AccountState` lines; nearer,
     /// through those states, the slot where each ring's next leg goes and its oldest leg
     /// (where dropping old legs and the window scans start).
     @inline(__always)
     func prefetchReleases() {
-        let n = buffer.fifoCount
-        guard n > Detector.prefetchLegsAhead else { return }
+        guard let near = buffer.upcoming(Detector.prefetchLegsAhead) else { return }
         states.withUnsafeBufferPointer { st in
-            if n > Detector.prefetchStatesAhead {
-                let far = buffer.fifoElement(Detector.prefetchStatesAhead)
+            if let far = buffer.upcoming(Detector.prefetchStatesAhead) {
                 Detector.prefetchState(far.payer, in: st)
                 Detector.prefetchState(far.payee, in: st)
             }
-            let near = buffer.fifoElement(Detector.prefetchLegsAhead)
             legs.storage.withUnsafeBufferPointer { pool in
                 Detector.prefetchLegEnds(st[Int(near.payer)].legs, in: pool)
                 Detector.prefetchLegEnds(st[Int(near.payee)].legs, in: pool)

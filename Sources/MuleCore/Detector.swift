@@ -390,9 +390,9 @@ public struct Detector: Sendable {
         guard newWatermark > watermark else { return }
         watermark = newWatermark
         if links.isEmpty {
-            while let ts = buffer.minTimestamp, ts < watermark {
+            while let p = buffer.popMin(before: watermark) {
                 prefetchReleases()
-                apply(buffer.popMin(), inOrder: true)
+                apply(p, inOrder: true)
             }
         } else {
             // Links and transfers in one event-time order (a link first at the same time).

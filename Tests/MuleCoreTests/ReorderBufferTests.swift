@@ -5,12 +5,12 @@ import MuleSimulator
 import MuleTesting
 import Testing
 
-/// The reorder buffer's FIFO fast path: whatever mix of in-order and out-of-order arrival, it
+/// The reorder buffer's per-partition FIFO lanes: whatever mix of in-order and out-of-order arrival, it
 /// releases in (event time, id hash) order, exactly as sorting would; disordered input within the
 /// lateness raises the alerts in-order input does; checkpoints (main's heap layout included) restore.
 @Suite(.serialized) struct ReorderBufferTests {
-    private static func pending(_ ts: Int64, _ idHash: UInt64, tag: UInt64 = 0) -> PendingTransfer {
-        PendingTransfer(ts: ts, idHash: idHash, amount: 1, txHandle: tag, offset: Int64(tag), partition: 0, payer: 0, payee: 1,
+    private static func pending(_ ts: Int64, _ idHash: UInt64, tag: UInt64 = 0, partition: Int32 = 0) -> PendingTransfer {
+        PendingTransfer(ts: ts, idHash: idHash, amount: 1, txHandle: tag, offset: Int64(tag), partition: partition, payer: 0, payee: 1,
                         channel: .p2p, payerKind: .personal, payeeKind: .personal)
     }
 
@@ -18,13 +18,14 @@ import Testing
 
     /// Seeded random mixes: arrival from strictly in order to fully disordered (within a lateness),
     /// ties on event time, releases one at a time, up to a watermark (as `advanceWatermark` does)
-    /// or all; the ring wraps and grows. Every release must be the least of what is waiting.
+    /// or all; lanes run across chunks and get more. Every release must be the least of what is waiting.
     @Test func releasesExactlyInSortedOrderUnderRandomArrivalMixes() {
         var grewRing = false
         for seed: UInt64 in 1...16 {
             var rng = SeededRandom(state: seed)
             let disorderPercent = [0, 1, 5, 20, 50, 100][Int(seed % 6)]
             let lateness = Int64([0, 3, 50, 2_000][Int(seed / 4 % 4)])
+            let partitions = [0, 3, 45][Int(seed % 3)]
             var b = ReorderBuffer()
             // The model: what waits, kept sorted (binary insertion); a release takes its first.
             var waiting: [PendingTransfer] = []
@@ -36,7 +37,9 @@ import Testing
                 var ts = clock
                 if Int.random(in: 0..<100, using: &rng) < disorderPercent { ts -= Int64.random(in: 0...lateness, using: &rng) }
                 tag += 1
-                let p = Self.pending(ts, UInt64.random(in: 0...UInt64.max, using: &rng), tag: tag)
+                // One partition, a few, or many interleaved (-1: a source without partitions).
+                let partition = Int32(Int.random(in: -1..<partitions, using: &rng))
+                let p = Self.pending(ts, UInt64.random(in: 0...UInt64.max, using: &rng), tag: tag, partition: partition)
                 b.push(p)
                 var lo = 0, hi = waiting.count
                 while lo < hi {
@@ -74,22 +77,57 @@ import Testing
             while !waiting.isEmpty { release() }
             #expect(b.count == 0 && b.minTimestamp == nil)
             if disorderPercent > 0 { #expect(b.heapPushes > 0, "seed \(seed)") }
-            if b.ring.count > 1024 { grewRing = true }
+            if b.chunkCount > 4 { grewRing = true }
         }
-        #expect(grewRing, "some mix held more than the ring's first 1024 slots")
+        #expect(grewRing, "some mix held more than the first four chunks")
     }
 
-    /// The ring grows while its elements wrap around the end; order and contents survive.
-    @Test func ringGrowsAcrossTheWrap() {
+    /// A lane runs across chunks, which go back to the free list as it drains and are reused;
+    /// order and contents survive.
+    @Test func lanesRunAcrossChunksAndReuseThem() {
         var b = ReorderBuffer()
-        let start = b.ring.count
         for i in 0..<1_000 { b.push(Self.pending(Int64(i), 0, tag: UInt64(i))) }
         for i in 0..<900 { #expect(b.popMin().txHandle == UInt64(i)) }
         for i in 1_000..<4_000 { b.push(Self.pending(Int64(i), 0, tag: UInt64(i))) }
-        #expect(b.ring.count >= 4 * start)
+        #expect(b.chunkCount * ReorderBuffer.chunkSize >= 3_100)
         #expect(b.heap.isEmpty)
         for i in 900..<4_000 { #expect(b.popMin().txHandle == UInt64(i)) }
         #expect(b.count == 0)
+        let chunks = b.chunkCount
+        for round in 0..<4 {
+            for i in 0..<3_000 { b.push(Self.pending(Int64(10_000 * round + i), 0, tag: UInt64(i))) }
+            for i in 0..<3_000 { #expect(b.popMin().txHandle == UInt64(i)) }
+        }
+        #expect(b.chunkCount == chunks, "drained chunks are reused, not added")
+    }
+
+    /// A consumer hands over runs of one partition at a time, each behind what other partitions
+    /// delivered: every partition is in order, so nothing takes the heap path, and the releases
+    /// merge the partitions exactly as sorting would.
+    @Test func interleavedPartitionRunsStayOffTheHeap() {
+        var rng = SeededRandom(state: 7)
+        var b = ReorderBuffer()
+        var all: [PendingTransfer] = []
+        var next = [Int64](repeating: 1_000_000, count: 45)
+        var tag: UInt64 = 0
+        for _ in 0..<400 {
+            let p = Int.random(in: 0..<45, using: &rng)
+            for _ in 0..<Int.random(in: 1...300, using: &rng) {
+                next[p] += Int64.random(in: 1..<40, using: &rng)  // equal times would go by id hash
+                tag += 1
+                let t = Self.pending(next[p], UInt64.random(in: 0...UInt64.max, using: &rng), tag: tag, partition: Int32(p))
+                b.push(t)
+                all.append(t)
+            }
+        }
+        #expect(b.heapPushes == 0)
+        all.sort { $0.precedes($1) }
+        #expect(b.sorted().map(Self.key) == all.map(Self.key))
+        for expected in all {
+            #expect(b.minTimestamp == expected.ts)
+            #expect(Self.key(b.popMin()) == Self.key(expected))
+        }
+        #expect(b.count == 0 && b.minTimestamp == nil)
     }
 
     /// Equal event times are released by id hash whichever order they arrive in: a later arrival
@@ -134,7 +172,7 @@ import Testing
                 let before = d.detector.buffer.sorted().map(key)
                 d.detector = try Detector(rules: rules, config: d.detector.config, restoring: d.detector.checkpointState())
                 #expect(d.detector.buffer.sorted().map(key) == before)
-                #expect(d.detector.buffer.heap.isEmpty, "a restore puts everything in the ring (it was written sorted)")
+                #expect(d.detector.buffer.heap.isEmpty, "a restore puts everything in the lanes (it was written sorted)")
             }
         }
         let heapPushes = d.detector.buffer.heapPushes
@@ -148,7 +186,7 @@ import Testing
         #expect(inOrder.alerts.count > 10)
         // The simulator breaks event-time ties by creation order, the buffer by id hash: only
         // such ties go to the heap.
-        #expect(inOrder.heapPushes <= 2, "in-order input (nearly) only uses the FIFO ring")
+        #expect(inOrder.heapPushes <= 2, "in-order input (nearly) only uses the FIFO lanes")
         for disorder: Int64 in [300, 4_900] {
             let shuffled = try Self.replay(Self.stream(disorderMillis: disorder))
             #expect(shuffled.heapPushes > 8 * max(1, inOrder.heapPushes), "disorder \(disorder) took the heap path")
