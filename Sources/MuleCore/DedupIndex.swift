@@ -43,17 +43,21 @@ public struct DedupIndex: Sendable {
 
     public var count: Int { liveCount }
 
+    /// The value stored for `rawHash`: 0 marks an empty slot, so a hash of 0 is kept as 1.
+    @inlinable @inline(__always)
+    static func key(_ rawHash: UInt64) -> UInt64 { rawHash == 0 ? 1 : rawHash }
+
     /// Starts loading the slot where `insert(rawHash, …)` will probe first (a hint; see `MulePrefetch.h`).
     @inlinable @inline(__always)
     public func prefetch(hash rawHash: UInt64) {
-        let s = Int(truncatingIfNeeded: rawHash == 0 ? 1 : rawHash) & mask
+        let s = Int(truncatingIfNeeded: DedupIndex.key(rawHash)) & mask
         slots.withUnsafeBufferPointer { mule_prefetch_write($0.baseAddress! + s) }
     }
 
     /// Records `hash` seen at event time `ts`; returns false if it was already present.
     @inlinable
     public mutating func insert(_ rawHash: UInt64, at ts: Int64) -> Bool {
-        let h = rawHash == 0 ? 1 : rawHash
+        let h = DedupIndex.key(rawHash)
         let m = mask
         // Probe, and claim the empty slot, through one pointer: one uniqueness check per insert.
         let inserted: Bool = slots.withUnsafeMutableBufferPointer { sl in

@@ -403,9 +403,9 @@ public struct Detector: Sendable {
                     guard lt < watermark else { break }
                     applyLink(links.popMin())
                 } else {
-                    guard bt < watermark else { break }
+                    guard let p = buffer.popMin(before: watermark) else { break }
                     prefetchReleases()
-                    apply(buffer.popMin(), inOrder: true)
+                    apply(p, inOrder: true)
                 }
             }
         }

@@ -109,12 +109,7 @@ struct ReorderBuffer: Sendable {
         return slots[Self.slot(lane.headChunk, lane.headPos)]
     }
 
-    @inlinable var minTimestamp: Int64? {
-        guard let top = laneHeap.first else { return heap.first?.ts }
-        let f = head(ofLane: top).ts
-        guard let h = heap.first?.ts else { return f }
-        return h < f ? h : f
-    }
+    @inlinable var minTimestamp: Int64? { least()?.transfer.ts }
 
     @inlinable
     mutating func push(_ p: PendingTransfer) {
@@ -179,32 +174,34 @@ struct ReorderBuffer: Sendable {
         }
     }
 
-    @inlinable
-    mutating func popMin() -> PendingTransfer {
+    /// The least waiting transfer and where it waits (`lane`: the top lane's number, or -1 for
+    /// the heap), or nil when nothing waits: the one rule `minTimestamp` and both pops follow.
+    @inlinable @inline(__always)
+    func least() -> (transfer: PendingTransfer, lane: Int32)? {
         if let top = laneHeap.first {
             let h = head(ofLane: top)
-            if heap.isEmpty || !heap[0].precedes(h) {
-                popLane(top)
-                return h
-            }
+            if heap.isEmpty || !heap[0].precedes(h) { return (h, top) }
         }
-        return popHeap()
+        guard let first = heap.first else { return nil }
+        return (first, -1)
+    }
+
+    @inlinable
+    mutating func popMin() -> PendingTransfer {
+        let (p, lane) = least()!
+        if lane < 0 { return popHeap() }
+        popLane(lane)
+        return p
     }
 
     /// The least waiting transfer if it is older than `limit` (removed), else nil: the release
     /// loop's test and pop with one look at the top lane's head.
     @inlinable
     mutating func popMin(before limit: Int64) -> PendingTransfer? {
-        if let top = laneHeap.first {
-            let h = head(ofLane: top)
-            if heap.isEmpty || !heap[0].precedes(h) {
-                guard h.ts < limit else { return nil }
-                popLane(top)
-                return h
-            }
-        }
-        guard let first = heap.first, first.ts < limit else { return nil }
-        return popHeap()
+        guard let (p, lane) = least(), p.ts < limit else { return nil }
+        if lane < 0 { return popHeap() }
+        popLane(lane)
+        return p
     }
 
     /// Removes the oldest transfer of lane `l`, the top of the lane heap.
