@@ -23,6 +23,9 @@ import Darwin
 public final class KafkaConsumer: @unchecked Sendable {
     let rk: OpaquePointer  // internal for KafkaProducer+Transactions.swift
     private let state: ConsumerState
+    /// The consumer queue (a reference of our own): background commits report to it, so their
+    /// outcome is served by `poll` on the polling thread.
+    private let queue: OpaquePointer
     private(set) var isClosed = false
 
     /// Topic names by `KafkaMessage.topicIndex`: the subscribed topics in order, then any other
@@ -98,6 +101,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
         self.rk = rk
         self.state = state
+        self.queue = rd_kafka_queue_get_consumer(rk)
         self.topics = topics
         self.topicKeys = topics.map { ContiguousArray($0.utf8CString) }
     }
@@ -157,6 +161,35 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
         if let error = list.firstError("commit") { throw error }
     }
+
+    /// Sends a commit of exactly these offsets (each the next offset to consume) and returns at
+    /// once, without waiting for the coordinator. Its outcome is collected during later `poll`s
+    /// (the consumer queue serves it) and handed out by `takeCommitResults()`. librdkafka sends
+    /// commits to the coordinator in the order they are made, so a later commit (in the
+    /// background or not) is never overtaken by an earlier one.
+    public func commitInBackground(_ offsets: [TopicPartitionOffset]) throws {
+        guard !isClosed else { throw KafkaError.closed("consumer") }
+        guard !offsets.isEmpty else { return }
+        let list = PartitionList(capacity: offsets.count)
+        for o in offsets { list.add(o.topic, o.partition, offset: o.offset) }
+        let err = list.withPointer { rd_kafka_commit_queue(rk, $0, queue, consumerCommitCallback, state.opaque) }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(err, "commit \(offsets.map(\.description).joined(separator: ", "))")
+        }
+        state.commitsInFlight += 1
+    }
+
+    /// Background commits whose outcome is known, oldest first, each once.
+    public func takeCommitResults() -> [CommitResult] {
+        defer { state.commitResults.removeAll(keepingCapacity: true) }
+        return state.commitResults
+    }
+
+    /// Whether `takeCommitResults()` has anything to hand out.
+    public var hasCommitResults: Bool { !state.commitResults.isEmpty }
+
+    /// Background commits sent whose outcome has not been collected by a `poll` yet.
+    public var commitsInFlight: Int { state.commitsInFlight }
 
     /// The group's committed offsets for `partitions`; `TopicPartitionOffset.noOffset` where none.
     public func committed(_ partitions: [TopicPartition], timeoutMillis: Int32) throws -> [TopicPartitionOffset] {
@@ -241,6 +274,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         isClosed = true
         let err = rd_kafka_consumer_close(rk)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { state.report(KafkaError(err, "close consumer")) }
+        rd_kafka_queue_destroy(queue)
         rd_kafka_destroy(rk)
     }
 
@@ -272,6 +306,8 @@ final class ConsumerState: ClientState, @unchecked Sendable {
     var fatal: KafkaError?
     var startOffsets: [TopicPartition: Int64] = [:]
     var assignmentOffsets: (([TopicPartition]) -> [TopicPartition: Int64])?
+    var commitResults: [CommitResult] = []
+    var commitsInFlight = 0
 
     init(config: KafkaConfig, onRebalance: @escaping (RebalanceEvent) -> Void, onError: @escaping (KafkaError) -> Void) {
         self.onRebalance = onRebalance
@@ -318,6 +354,42 @@ private let consumerErrorCallback: @convention(c) (OpaquePointer?, Int32, Unsafe
     var error = KafkaError(code, "")
     if let reason { error.message = state.redactor.scrub(String(cString: reason)) }
     state.report(error)
+}
+
+/// The outcome of one background commit (`KafkaConsumer.commitInBackground`).
+public struct CommitResult: Sendable, Equatable {
+    /// The offsets as sent.
+    public var offsets: [TopicPartitionOffset]
+    /// nil when every partition's offset was committed; else the first error (the request's, or
+    /// a partition's). A failed commit changes nothing: commit the same or newer offsets again.
+    public var error: KafkaError?
+
+    public init(offsets: [TopicPartitionOffset], error: KafkaError?) {
+        self.offsets = offsets
+        self.error = error
+    }
+}
+
+/// Served on the polling thread (from the consumer queue) when a background commit completes.
+private let consumerCommitCallback: @convention(c) (
+    OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
+) -> Void = { _, err, partitions, opaque in
+    guard let state = ClientState.from(opaque) as? ConsumerState else { return }
+    var offsets: [TopicPartitionOffset] = []
+    var error: KafkaError?
+    if let partitions {
+        for e in PartitionList.elements(of: partitions) {
+            offsets.append(TopicPartitionOffset(topic: String(cString: e.topic), partition: e.partition, offset: e.offset))
+            if error == nil, e.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                error = KafkaError(e.err, "commit \(String(cString: e.topic))[\(e.partition)]")
+            }
+        }
+    }
+    if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+        error = KafkaError(err, "commit \(offsets.map(\.description).joined(separator: ", "))")
+    }
+    state.commitsInFlight = max(0, state.commitsInFlight - 1)
+    state.commitResults.append(CommitResult(offsets: offsets, error: error))
 }
 
 private let consumerRebalanceCallback: @convention(c) (

@@ -141,7 +141,11 @@ public final class KafkaProducer: @unchecked Sendable {
     /// Non-fatal client errors seen (also passed to `onError`).
     public var errorCount: UInt64 { state.errorCount }
 
+    /// Whether delivery failures are waiting in `takeDeliveryFailures` (they stay there).
+    public var hasDeliveryFailures: Bool { !state.failures.isEmpty }
+
     /// Delivery failures not yet taken, oldest first (at most `retainedFailureLimit`), and forgets them.
+
     public func takeDeliveryFailures() -> [KafkaError] {
         defer { state.failures.removeAll() }
         return state.failures

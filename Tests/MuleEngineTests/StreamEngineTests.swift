@@ -253,4 +253,83 @@ struct StreamEngineTests {
         // Everything handled was committed: a restart in the same group reads nothing again.
         #expect(try h.run(h.engineConfig()).consumed == 0)
     }
+
+    /// The committed offset of partition 0 of `in` for `group`, read by an assigned probe
+    /// (joining the group would wait out the engine's session on the mock).
+    static func committed(_ h: Harness, group: String) throws -> Int64 {
+        var kc = KafkaConfig([("bootstrap.servers", h.cluster.bootstrapServers), ("group.id", group)])
+        kc.logHandler = KafkaLogRecord.discard
+        let probe = try KafkaConsumer(config: kc, assignment: [TopicPartitionOffset(topic: "in", partition: 0, offset: TopicPartitionOffset.beginning)])
+        defer { probe.close() }
+        var committed: [TopicPartitionOffset]?
+        for _ in 0..<3 where committed == nil {
+            committed = try? probe.committed([TopicPartition(topic: "in", partition: 0)], timeoutMillis: 10_000)
+        }
+        return try #require(committed?.first?.offset, "the committed offset could not be fetched in 3 × 10 s")
+    }
+
+    /// The periodic commit goes in the background while the engine keeps consuming; the first
+    /// one is refused by the coordinator, counted, and the offsets go again at the next interval.
+    @Test func periodicCommitsLandWhileRunningAndARefusedOneIsRetried() throws {
+        let h = try Harness()
+        try h.produce(Self.mule("C", from: Self.t0))
+        h.cluster.failNextRequests(apiKey: 8, errors: [12])  // the first OffsetCommit: OFFSET_METADATA_TOO_LARGE
+        var config = h.engineConfig(group: "bg-commit")
+        config.exitWhenIdleMillis = nil
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let stop = StopSignal()
+        let result = Locked<Result<EngineCounters, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let runner = Thread { [config, logger] in
+            let r = Result { try StreamEngine(config: config, rules: Self.rules(), logger: logger).run(stop: stop) }
+            result.withLock { $0 = r }
+            done.signal()
+        }
+        runner.start()
+        // While it runs (no exit on idle): every applied event is committed.
+        var seen: Int64 = -1
+        let deadline = ContinuousClock.now + .seconds(20)
+        while seen != 7 && ContinuousClock.now < deadline {
+            seen = (try? Self.committed(h, group: "bg-commit")) ?? -1
+            if seen != 7 { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        let stillRunning = result.withLock { $0 == nil }
+        stop.stop()
+        done.wait()
+        let counters = try #require(try result.withLock { $0 }?.get())
+        #expect(seen == 7)
+        #expect(stillRunning, "the offsets must be committed while running, not only at shutdown")
+        #expect(counters.commitsDeferred >= 1, "the refused commit was not counted")
+        #expect(counters.commits >= 1)
+        #expect(counters.alertsPublished == 2)
+    }
+
+    /// An alert the brokers refuse fails the engine, and no input offset past its event is
+    /// committed: the event is read again after a restart, so the alert is not lost.
+    @Test func aRefusedAlertFailsTheEngineWithoutCommittingPastIt() throws {
+        let h = try Harness()
+        try h.produce(Self.mule("D", from: Self.t0))
+        h.cluster.failNextRequests(apiKey: 0, errors: [10, 10, 10])  // Produce: MESSAGE_TOO_LARGE, not retried
+        #expect {
+            _ = try h.run(h.engineConfig(group: "refused"))
+        } throws: { error in
+            guard case EngineError.deliveryFailed = error else { return false }
+            return true
+        }
+        let committed = try Self.committed(h, group: "refused")
+        #expect(committed < 7, "committed \(committed): past the event whose alert was refused")
+    }
+}
+
+/// A value shared with a thread.
+final class Locked<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
 }

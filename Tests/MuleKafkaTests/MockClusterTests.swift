@@ -56,6 +56,49 @@ import Testing
         #expect(throws: KafkaError.self) { _ = try consumer.poll(max: 1, timeoutMillis: 0) { _ in } }
     }
 
+    /// A background commit returns at once; its outcome arrives during later polls, once, and
+    /// a refused one (here OFFSET_METADATA_TOO_LARGE, not retried by librdkafka) changes nothing.
+    @Test func backgroundCommitsReportTheirOutcomeDuringPoll() throws {
+        let topic = uniqueName("bg-commit")
+        try cluster.createTopic(topic, partitions: 1)
+        let producer = try KafkaProducer(config: clientConfig(cluster.bootstrapServers, logs: logs))
+        for i in 0..<5 { try producer.send(topic: topic, value: bytes("m\(i)")) }
+        try producer.flush(timeoutMillis: 10_000)
+        let consumer = try KafkaConsumer(config: consumerConfig(cluster.bootstrapServers, group: uniqueName("g")), topics: [topic])
+        defer { consumer.close() }
+        #expect(try drain(consumer, count: 5).count == 5)
+        let partition = TopicPartition(topic: topic, partition: 0)
+
+        func outcome() throws -> CommitResult {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while consumer.commitsInFlight > 0 && ContinuousClock.now < deadline {
+                _ = try consumer.poll(max: 1, timeoutMillis: 50) { _ in }
+            }
+            let results = consumer.takeCommitResults()
+            try #require(results.count == 1, "expected one outcome, got \(results)")
+            #expect(consumer.takeCommitResults().isEmpty, "an outcome is handed out once")
+            #expect(!consumer.hasCommitResults)
+            return results[0]
+        }
+
+        let three = TopicPartitionOffset(topic: topic, partition: 0, offset: 3)
+        try consumer.commitInBackground([three])
+        #expect(consumer.commitsInFlight == 1)
+        let ok = try outcome()
+        #expect(ok.error == nil)
+        #expect(ok.offsets == [three])
+        #expect(try consumer.committed([partition], timeoutMillis: 5_000) == [three])
+
+        cluster.failNextRequests(apiKey: 8, errors: [12])  // OffsetCommit: OFFSET_METADATA_TOO_LARGE
+        try consumer.commitInBackground([TopicPartitionOffset(topic: topic, partition: 0, offset: 5)])
+        let refused = try outcome()
+        #expect(refused.error?.code == 12, "\(String(describing: refused.error))")
+        #expect(try consumer.committed([partition], timeoutMillis: 5_000) == [three])
+
+        try consumer.commitInBackground([])  // nothing to send: no outcome either
+        #expect(consumer.commitsInFlight == 0)
+    }
+
     @Test func aNewMemberResumesAfterTheCommittedOffset() throws {
         let topic = uniqueName("resume")
         try cluster.createTopic(topic, partitions: 1)
