@@ -85,6 +85,8 @@ struct LegPool: Sendable {
     @usableFromInline var freeHeads = InlineArray<32, Int32>(repeating: -1)
     /// Slots in chunks handed out (the rest of `storage` is on the free lists).
     @usableFromInline var liveSlots = 0
+    /// Slots kept allocated (capacity) even by `compacted`: `DetectorConfig.reserveAccounts`.
+    var reservedSlots = 0
 
     @usableFromInline init() {}
 
@@ -236,7 +238,8 @@ struct LegPool: Sendable {
     /// back the memory of rings freed since the high-water mark (after many accounts went idle).
     func compacted(_ rings: inout ContiguousArray<AccountState>, live: (Int) -> Bool) -> LegPool {
         var out = LegPool()
-        out.storage.reserveCapacity(liveSlots)
+        out.reservedSlots = reservedSlots
+        out.storage.reserveCapacity(max(liveSlots, reservedSlots))
         for i in rings.indices where live(i) && rings[i].legs.legCount > 0 {
             let old = rings[i].legs
             var ring = LegRing()
@@ -345,6 +348,20 @@ extension Detector {
             budget -= 1
         }
         if released && legs.isSparse { compactLegs() }
+    }
+
+    /// Sizes the tables for `config.reserveAccounts` accounts and the duplicate index for
+    /// `config.reserveTransferIds` ids, so that they do not grow (and stop the event that needs
+    /// the room while they are copied) before that. At start and after a checkpoint is restored.
+    mutating func reserveConfiguredCapacity() {
+        let n = config.reserveAccounts
+        if n > 0 {
+            accounts.reserve(accounts: n, nameBytes: n * DetectorConfig.reservedNameBytesPerAccount)
+            states.reserveCapacity(n)
+            legs.reservedSlots = n * DetectorConfig.reservedLegsPerAccount
+            legs.storage.reserveCapacity(legs.reservedSlots)
+        }
+        if config.reserveTransferIds > 0 { dedup.reserve(ids: config.reserveTransferIds) }
     }
 
     /// Moves every account's legs into a pool just big enough (see `LegPool.compacted`).

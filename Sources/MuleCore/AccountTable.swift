@@ -241,8 +241,20 @@ public struct AccountTable: Sendable {
     }
 
     @usableFromInline
-    mutating func grow() {
-        let cap = slots.count * 2
+    mutating func grow() { rehash(to: slots.count * 2) }
+
+    /// Makes room for `accounts` names in all without growing (slots, spans, and `nameBytes`
+    /// bytes of names): see `DetectorConfig.reserveAccounts`. Never shrinks.
+    mutating func reserve(accounts: Int, nameBytes: Int) {
+        var cap = slots.count
+        while accounts * 4 >= cap * 3 { cap <<= 1 }
+        if cap > slots.count { rehash(to: cap) }
+        spans.reserveCapacity(accounts)
+        if nameBytes > arena.count { growArena(to: nameBytes) }
+    }
+
+    /// Lays the slots out again at `cap` (a power of two, above the live count).
+    mutating func rehash(to cap: Int) {
         let old = slots
         slots = Array(repeating: 0, count: cap)
         slotMask = cap - 1

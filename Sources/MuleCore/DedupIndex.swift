@@ -161,9 +161,21 @@ public struct DedupIndex: Sendable {
     }
 
     @usableFromInline
-    mutating func grow() {
+    mutating func grow() { rehash(to: slots.count * 2) }
+
+    /// Makes room for `ids` ids (at most `maxEntries`) without growing: see
+    /// `DetectorConfig.reserveTransferIds`. Never shrinks.
+    public mutating func reserve(ids: Int) {
+        let n = min(ids, maxEntries)
+        var cap = slots.count
+        while n * 2 >= cap { cap <<= 1 }
+        if cap > slots.count { rehash(to: cap) }
+        while fifo.count < n { growFifo() }
+    }
+
+    mutating func rehash(to cap: Int) {
         let old = slots
-        slots = Array(repeating: 0, count: old.count * 2)
+        slots = Array(repeating: 0, count: cap)
         mask = slots.count - 1
         let m = mask
         slots.withUnsafeMutableBufferPointer { sl in

@@ -129,6 +129,7 @@ extension Detector {
         if split { try readLinks(from: &r) }
         try r.tag("END.")
         guard r.isAtEnd else { throw .corrupt("bytes left after the detector state") }
+        reserveConfiguredCapacity()  // the tables read back are just big enough
     }
 
     /// Where each old rule's cool-downs go in a new rule list: the rule with the same

@@ -91,7 +91,8 @@ public final class ScaleOutEngine {
     /// Each legs partition's detector: its share of the memory caps (`share(of:partitions:)`).
     let taskConfig: DetectorConfig
 
-    /// The caps on accounts, remembered transfer ids and the transfer-id ring are for the whole
+    /// The caps on accounts, remembered transfer ids and the transfer-id ring (and the room
+    /// reserved for accounts and ids) are for the whole
     /// application: each legs partition holds about 1/n of the accounts, so it gets 1/n of each
     /// (an instance owning every partition has the single-instance totals).
     static func share(of c: DetectorConfig, partitions n: Int) -> DetectorConfig {
@@ -99,6 +100,8 @@ public final class ScaleOutEngine {
         t.maxAccounts = max(1, c.maxAccounts / n)
         t.maxDedupEntries = max(1_024, c.maxDedupEntries / n)
         t.transferIdLogBytes = max(1 << 20, c.transferIdLogBytes / n)
+        t.reserveAccounts = c.reserveAccounts / n
+        t.reserveTransferIds = c.reserveTransferIds / n
         return t
     }
     var router: LegRouter

@@ -16,6 +16,8 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: .setting("detector.dedup_horizon")) var dedupHorizon: String?
     @Option(help: .setting("detector.max_accounts")) var maxAccounts: String?
     @Option(help: .setting("detector.max_legs_per_account")) var maxLegsPerAccount: String?
+    @Option(help: .setting("detector.reserve_accounts")) var reserveAccounts: String?
+    @Option(help: .setting("detector.reserve_transfer_ids")) var reserveTransferIds: String?
     @Option(help: .setting("detector.hop_window")) var hopWindow: String?
     @Option(help: .setting("detector.gang_horizon")) var gangHorizon: String?
 
@@ -24,7 +26,7 @@ struct DetectorOptions: ParsableArguments {
         [
             "allowed-lateness": allowedLateness, "late-policy": latePolicy, "dedup-horizon": dedupHorizon,
             "max-accounts": maxAccounts, "max-legs-per-account": maxLegsPerAccount, "hop-window": hopWindow,
-            "gang-horizon": gangHorizon,
+            "gang-horizon": gangHorizon, "reserve-accounts": reserveAccounts, "reserve-transfer-ids": reserveTransferIds,
         ]
     }
 

@@ -15,6 +15,8 @@ extension RunSettings {
         c.dedupHorizonMillis = millis("detector.dedup_horizon") ?? c.dedupHorizonMillis
         c.maxAccounts = integer("detector.max_accounts").map { Int($0) } ?? c.maxAccounts
         c.maxLegsPerAccount = integer("detector.max_legs_per_account").map { Int($0) } ?? c.maxLegsPerAccount
+        c.reserveAccounts = integer("detector.reserve_accounts").map { Int($0) } ?? c.reserveAccounts
+        c.reserveTransferIds = integer("detector.reserve_transfer_ids").map { Int($0) } ?? c.reserveTransferIds
         c.chains.hopWindowMillis = millis("detector.hop_window") ?? c.chains.hopWindowMillis
         c.chains.gangHorizonMillis = millis("detector.gang_horizon") ?? c.chains.gangHorizonMillis
         // Hops are remembered for eight hop windows, enough to walk a chain several layers deep.

@@ -79,6 +79,8 @@ public struct SettingSpec: Sendable {
         .init("detector.dedup_horizon", flag: "dedup-horizon", .duration(allowZero: true), default: "24h", help: "How long a transfer id is remembered to drop repeats."),
         .init("detector.max_accounts", flag: "max-accounts", .integer(1...1_000_000_000), default: "10000000", help: "Most accounts tracked at once; the least recently active is evicted beyond it."),
         .init("detector.max_legs_per_account", flag: "max-legs-per-account", .integer(2...1_000_000), default: "1024", help: "Most legs (credits + debits) kept per account; the oldest is evicted beyond it."),
+        .init("detector.reserve_accounts", flag: "reserve-accounts", .integer(0...1_000_000_000), default: "0", help: "Size the account tables for this many accounts at start, so they are not copied to grow (a pause of up to tens of ms) before that (0 = grow as needed)."),
+        .init("detector.reserve_transfer_ids", flag: "reserve-transfer-ids", .integer(0...1_000_000_000), default: "0", help: "Size the duplicate index at start for this many transfer ids within --dedup-horizon (0 = grow as needed)."),
         .init("detector.hop_window", flag: "hop-window", .duration(allowZero: false), default: "30m", help: "A transfer is a hop when it passes on money received within this window (chains)."),
         .init("detector.gang_horizon", flag: "gang-horizon", .duration(allowZero: false), default: "7d", help: "How long a tie between gang members lasts."),
 
