@@ -231,8 +231,10 @@ struct LegPool: Sendable {
         return lo
     }
 
-    /// Whether most of the storage sits on the free lists (worth `compacted`).
-    var isSparse: Bool { storage.count >= 1 << 16 && liveSlots * 4 < storage.count }
+    /// Whether most of the storage sits on the free lists (worth `compacted`). Never within the
+    /// reserved room: compacting would give nothing back, and it stops the event that triggered
+    /// it for a copy of every live leg.
+    var isSparse: Bool { storage.count >= 1 << 16 && storage.count > reservedSlots && liveSlots * 4 < storage.count }
 
     /// A pool holding the same legs in chunks just big enough, and `rings` pointed at them: gives
     /// back the memory of rings freed since the high-water mark (after many accounts went idle).

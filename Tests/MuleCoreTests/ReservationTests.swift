@@ -94,4 +94,16 @@ import Testing
         #expect(d.dedup.slots.count == 32_768)  // the smallest power of two above 2 × 10 000
         #expect(d.dedup.fifo.count == 16_384)
     }
+
+    @Test func theLegPoolIsNotCompactedWithinItsReservedRoom() {
+        var pool = LegPool()
+        pool.storage = ContiguousArray(repeating: Leg(ts: 0, amount: 0, txHandle: 0, counterparty: -1, isCredit: false, channel: .unknown,
+                                                      ownKind: .unknown, counterpartyKind: .unknown), count: 1 << 16)
+        pool.liveSlots = 100
+        #expect(pool.isSparse)
+        pool.reservedSlots = 1 << 16
+        #expect(!pool.isSparse, "compacting inside the reservation gives nothing back")
+        pool.reservedSlots = 1 << 15
+        #expect(pool.isSparse)
+    }
 }
