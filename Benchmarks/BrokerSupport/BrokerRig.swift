@@ -15,8 +15,9 @@ public struct PipelineSettings: Sendable, CustomStringConvertible {
     /// Quiet input this long applies buffered events anyway (`--idle-flush`).
     public var idleFlushMillis: Int64?
     /// `linger.ms` of the producer that writes the input (the payment processor's, upstream of
-    /// MuleStream): how long it waits to fill a batch. librdkafka's default is 5.
-    public var inputLingerMillis = 5
+    /// MuleStream): how long it waits to fill a batch. librdkafka's default is 5; fractions of a
+    /// millisecond are allowed.
+    public var inputLingerMillis: Double = 5
     /// `linger.ms` of the engine's alert producer (`-X linger.ms=…` of `mulestream run`).
     public var alertLingerMillis: Int?
     /// `fetch.wait.max.ms` of every consumer (the engine and the alert reader): how long the
@@ -24,6 +25,11 @@ public struct PipelineSettings: Sendable, CustomStringConvertible {
     public var fetchWaitMaxMillis: Int?
     /// Messages the engine takes per poll before it publishes alerts (`EngineConfig.pollBatch`).
     public var pollBatch: Int?
+    /// Room reserved at start for accounts and for transfer ids (`--reserve-accounts`,
+    /// `--reserve-transfer-ids` of `mulestream run`): tables sized for them are not copied to
+    /// grow while events wait.
+    public var reserveAccounts: Int?
+    public var reserveTransferIds: Int?
     /// librdkafka properties for the engine's clients, applied last (`-X key=value` of the tool,
     /// as of `mulestream run`).
     public var engineProperties: [(String, String)] = []
@@ -50,8 +56,9 @@ public struct PipelineSettings: Sendable, CustomStringConvertible {
     public var description: String {
         func show<T>(_ v: T?, _ unit: String = "") -> String { v.map { "\($0)\(unit)" } ?? "default" }
         return "allowed-lateness=\(show(allowedLatenessMillis, "ms")) idle-flush=\(show(idleFlushMillis, "ms")) "
-            + "input linger.ms=\(inputLingerMillis) alert linger.ms=\(show(alertLingerMillis)) "
+            + "input linger.ms=\(String(format: "%g", inputLingerMillis)) alert linger.ms=\(show(alertLingerMillis)) "
             + "fetch.wait.max.ms=\(show(fetchWaitMaxMillis)) poll-batch=\(show(pollBatch))"
+            + (reserveAccounts.map { " reserve-accounts=\($0)" } ?? "") + (reserveTransferIds.map { " reserve-transfer-ids=\($0)" } ?? "")
             + engineProperties.map { " -X \($0.0)=\($0.1)" }.joined()
     }
 }
@@ -118,23 +125,23 @@ public final class BrokerRig: @unchecked Sendable {
     }
 
     /// Partitions needed to keep `bytes` of messages within the mock broker's retention (4 MiB
-    /// each, leaving room for batch overhead), at least 8.
-    public static func partitions(forBytes bytes: Int) -> Int32 {
-        Int32(max(8, (bytes + (4 << 20) - 1) / (4 << 20)))
+    /// each, leaving room for batch overhead), at least `minimum`.
+    public static func partitions(forBytes bytes: Int, minimum: Int = 8) -> Int32 {
+        Int32(max(minimum, (bytes + (4 << 20) - 1) / (4 << 20)))
     }
 
     /// Client configuration for this broker; `lingerMillis` for a producer.
-    public func kafkaConfig(lingerMillis: Int? = nil) -> KafkaConfig {
+    public func kafkaConfig(lingerMillis: Double? = nil) -> KafkaConfig {
         var kc = KafkaConfig()
         kc.logHandler = errorsOnly
         kc.set("bootstrap.servers", bootstrapServers)
-        if let lingerMillis { kc.set("linger.ms", String(lingerMillis)) }
+        if let lingerMillis { kc.set("linger.ms", String(format: "%g", lingerMillis)) }
         return kc
     }
 
     /// The engine's configuration, as `mulestream run` builds it from its flags.
     public func engineConfig(group: String, settings: PipelineSettings, exitWhenIdleMillis: Int64? = nil) -> EngineConfig {
-        var kc = kafkaConfig(lingerMillis: settings.alertLingerMillis)
+        var kc = kafkaConfig(lingerMillis: settings.alertLingerMillis.map(Double.init))
         kc.set("group.id", group)
         kc.set("auto.offset.reset", "earliest")
         if let v = settings.fetchWaitMaxMillis { kc.set("fetch.wait.max.ms", String(v)) }
@@ -145,6 +152,8 @@ public final class BrokerRig: @unchecked Sendable {
         if let v = settings.allowedLatenessMillis { config.detector.allowedLatenessMillis = v }
         if let v = settings.idleFlushMillis { config.idleFlushMillis = v }
         if let v = settings.pollBatch { config.pollBatch = v }
+        if let v = settings.reserveAccounts { config.detector.reserveAccounts = v }
+        if let v = settings.reserveTransferIds { config.detector.reserveTransferIds = v }
         config.progressIntervalMillis = 0
         config.exitWhenIdleMillis = exitWhenIdleMillis
         return config

@@ -7,6 +7,7 @@
 //   broker latency --rate 100000 [--seconds 10] [--burst 0] [--defaults] [BROKER OPTIONS]
 //                  [--lateness MS] [--idle-flush MS] [--input-linger MS] [--alert-linger MS]
 //                  [--fetch-wait MS] [--poll-batch N] [--warm-up S] [--accounts N] [--wall-time]
+//                  [--reserve 0|1] [--partitions N]
 //                  [--core-only [--core-partitions N] [--core-batch B]]
 //       --wall-time: event time = scheduled wall time (see LatencyPlan); --core-only: the
 //       decoder and detector alone over the same events, no broker (µs per event, wall and on
@@ -83,7 +84,7 @@ func throughput(_ arguments: [String]) throws {
     var settings = PipelineSettings.defaults
     settings.engineProperties = choice.properties
     if let i = args.firstIndex(of: "--input-linger") {
-        guard i + 1 < args.count, let v = Int(args[i + 1]), v >= 0 else { fail("--input-linger takes a whole number ≥ 0") }
+        guard i + 1 < args.count, let v = Double(args[i + 1]), v >= 0 else { fail("--input-linger takes a number of milliseconds ≥ 0") }
         settings.inputLingerMillis = v
         args.removeSubrange(i...(i + 1))
     }
@@ -143,11 +144,21 @@ func latency(_ arguments: [String]) throws {
     if let v = int("--warm-up") { plan.warmUpSeconds = Double(v) }
     if let v = int("--lateness") { plan.settings.allowedLatenessMillis = Int64(v) }
     if let v = int("--idle-flush") { plan.settings.idleFlushMillis = Int64(v) }
-    if let v = int("--input-linger") { plan.settings.inputLingerMillis = v }
+    if let v = options.removeValue(forKey: "--input-linger") {
+        guard let ms = Double(v), ms >= 0 else { fail("--input-linger takes a number of milliseconds ≥ 0, not \(v)") }
+        plan.settings.inputLingerMillis = ms
+    }
     if let v = int("--alert-linger") { plan.settings.alertLingerMillis = v }
     if let v = int("--fetch-wait") { plan.settings.fetchWaitMaxMillis = v }
     if let v = int("--poll-batch"), v > 0 { plan.settings.pollBatch = v }
     if let v = int("--accounts") { plan.accounts = max(200, v) }
+    // As a deployment that knows its working set would: room for the simulated accounts (with
+    // slack) and for every transfer id of the run (all within the 24 h dedup horizon: days of
+    // simulated time pass in seconds). `--reserve 0` starts small and grows instead.
+    if int("--reserve") ?? 1 != 0 {
+        plan.settings.reserveAccounts = plan.accounts * 3 / 2
+        plan.settings.reserveTransferIds = plan.totalEvents + plan.totalEvents / 4
+    }
     let corePartitions = int("--core-partitions") ?? 0
     let coreBatch = max(1, int("--core-batch") ?? 128)
     plan.settings.engineProperties = choice.properties
@@ -165,8 +176,13 @@ func latency(_ arguments: [String]) throws {
         return
     }
     // Consumed while produced: retention (~5 MiB a partition) only has to hold the engine's
-    // lag; enough partitions for 4 s of it.
-    let rig = try choice.rig(defaultPartitions: BrokerRig.partitions(forBytes: rate * 4 * stream.arena.count / max(1, stream.count)))
+    // lag; enough partitions for 1 s of it. Not more: the mock broker finds a fetch's offset by
+    // walking the partition's retained batches from the oldest (its `rd_kafka_mock_msgset_find`,
+    // "FIXME: Maintain an index"), so its CPU grows with partitions × batches — at 100 k
+    // events/s over 18 partitions its thread took 6.1 s of CPU per 8 s (0.9 s over 2), on the
+    // 2 cores the engine needs — and with allowed lateness 0 an event waits for every
+    // partition to pass its time.
+    let rig = try choice.rig(defaultPartitions: BrokerRig.partitions(forBytes: rate * stream.arena.count / max(1, stream.count), minimum: 1))
     print("broker: \(rig.brokerDescription), \(rig.partitions) input partitions"
           + rig.harnessConsumerProperties.map { " (harness: -X \($0.0)=\($0.1))" }.joined())
     print("rate \(rate) events/s for \(plan.measuredSeconds) s measured (after \(plan.warmUpSeconds) s warm-up at \(plan.warmUpRate) events/s)"
@@ -180,6 +196,8 @@ func latency(_ arguments: [String]) throws {
     print("engine thread: on CPU \(String(format: "%.2f", sched.onCPU)) s (\(String(format: "%.2f", sched.onCPU * 1e6 / Double(max(1, r.engine.consumed)))) µs per event), "
           + "runnable but waiting for a CPU \(String(format: "%.2f", sched.runnable)) s (group join included)")
     report("produced → alert", r.latenciesMicros)
+    report("  of which trigger scheduled → alert produced (ms clock)", r.toProducedMicros)
+    report("  of which alert produced → received (ms clock)", r.producedToReceivedMicros)
     if plan.burst > 0 { report("burst triggers only", r.burstLatenciesMicros) }
     print("peak RSS \(peakRSSMiB()) MiB")
     // An alert whose trigger is not in the stream means the measurement itself is wrong.
