@@ -44,6 +44,8 @@ for section in "${sections[@]}"; do
     latency) tools; { header
         # Simulator event times (realistic windows), low-latency settings unless said otherwise.
         run .build/release/broker latency --rate 100000 --seconds 10
+        run .build/release/broker latency --rate 100000 --seconds 10 --partitions 1
+        run .build/release/broker latency --rate 100000 --seconds 10 --reserve 0
         run .build/release/broker latency --rate 10000 --seconds 10
         run .build/release/broker latency --rate 10000 --seconds 30
         run .build/release/broker latency --rate 10000 --seconds 30 --burst 100000

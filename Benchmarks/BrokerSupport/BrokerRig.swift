@@ -46,7 +46,7 @@ public struct PipelineSettings: Sendable, CustomStringConvertible {
         var s = PipelineSettings()
         s.allowedLatenessMillis = 0
         s.idleFlushMillis = 100
-        s.inputLingerMillis = 2
+        s.inputLingerMillis = 1
         s.alertLingerMillis = 0
         s.fetchWaitMaxMillis = 1
         s.pollBatch = 500
