@@ -576,8 +576,7 @@ public final class StreamEngine {
         do {
             try consumer.commit(offsets)
         } catch let error as KafkaError where !error.isFatal {
-            counters.commitsDeferred += 1
-            logger.warning("offset commit failed: retried at the next interval", metadata: ["error": "\(error)"])
+            commitRefused(error)
             return true
         }
         for o in offsets { committedNext[o.partition] = o.offset }
@@ -606,10 +605,16 @@ public final class StreamEngine {
         do {
             try consumer.commitInBackground(offsets)
         } catch let error as KafkaError where !error.isFatal {
-            counters.commitsDeferred += 1
-            logger.warning("offset commit failed: retried at the next interval", metadata: ["error": "\(error)"])
+            commitRefused(error)
         }
         return true
+    }
+
+    /// A commit the coordinator (or librdkafka) refused: counted and logged; the same offsets go
+    /// again at the next interval.
+    private func commitRefused(_ error: KafkaError) {
+        counters.commitsDeferred += 1
+        logger.warning("offset commit failed: retried at the next interval", metadata: ["error": "\(error)"])
     }
 
     /// Takes in the outcome of background commits: a committed offset counts as committed; a
@@ -618,8 +623,7 @@ public final class StreamEngine {
         guard consumer.commitsInFlight > 0 || consumer.hasCommitResults else { return }
         for result in consumer.takeCommitResults() {
             if let error = result.error {
-                counters.commitsDeferred += 1
-                logger.warning("offset commit failed: retried at the next interval", metadata: ["error": "\(error)"])
+                commitRefused(error)
                 continue
             }
             // A partition let go meanwhile keeps no bookkeeping (its new owner starts from here).
