@@ -69,9 +69,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         for o in assignment where !topics.contains(o.topic) { topics.append(o.topic) }
         try self.init(config: config, topics: topics, onRebalance: { _ in }, onError: onError,
                       what: "assign \(assignment.map(\.description).joined(separator: ", "))") { rk in
-            let list = PartitionList(capacity: assignment.count)
-            for o in assignment { list.add(o.topic, o.partition, offset: o.offset) }
-            return list.withPointer { rd_kafka_assign(rk, $0) }
+            PartitionList(assignment).withPointer { rd_kafka_assign(rk, $0) }
         }
     }
 
@@ -153,8 +151,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard !isClosed else { throw KafkaError.closed("consumer") }
         // An empty list would make librdkafka commit the stored offsets of the whole assignment.
         guard !offsets.isEmpty else { return }
-        let list = PartitionList(capacity: offsets.count)
-        for o in offsets { list.add(o.topic, o.partition, offset: o.offset) }
+        let list = PartitionList(offsets)
         let err = list.withPointer { rd_kafka_commit(rk, $0, 0) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(err, "commit \(offsets.map(\.description).joined(separator: ", "))")
@@ -170,8 +167,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func commitInBackground(_ offsets: [TopicPartitionOffset]) throws {
         guard !isClosed else { throw KafkaError.closed("consumer") }
         guard !offsets.isEmpty else { return }
-        let list = PartitionList(capacity: offsets.count)
-        for o in offsets { list.add(o.topic, o.partition, offset: o.offset) }
+        let list = PartitionList(offsets)
         let err = list.withPointer { rd_kafka_commit_queue(rk, $0, queue, consumerCommitCallback, state.opaque) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(err, "commit \(offsets.map(\.description).joined(separator: ", "))")
@@ -181,7 +177,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Background commits whose outcome is known, oldest first, each once.
     public func takeCommitResults() -> [CommitResult] {
-        defer { state.commitResults.removeAll(keepingCapacity: true) }
+        defer { state.commitResults = [] }
         return state.commitResults
     }
 
@@ -375,16 +371,8 @@ private let consumerCommitCallback: @convention(c) (
     OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
 ) -> Void = { _, err, partitions, opaque in
     guard let state = ClientState.from(opaque) as? ConsumerState else { return }
-    var offsets: [TopicPartitionOffset] = []
-    var error: KafkaError?
-    if let partitions {
-        for e in PartitionList.elements(of: partitions) {
-            offsets.append(TopicPartitionOffset(topic: String(cString: e.topic), partition: e.partition, offset: e.offset))
-            if error == nil, e.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                error = KafkaError(e.err, "commit \(String(cString: e.topic))[\(e.partition)]")
-            }
-        }
-    }
+    let offsets = partitions.map { PartitionList.offsets(of: $0) } ?? []
+    var error = partitions.flatMap { PartitionList.firstError(of: $0, "commit") }
     if err != RD_KAFKA_RESP_ERR_NO_ERROR {
         error = KafkaError(err, "commit \(offsets.map(\.description).joined(separator: ", "))")
     }

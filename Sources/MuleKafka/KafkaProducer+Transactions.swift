@@ -30,8 +30,7 @@ extension KafkaProducer {
             throw KafkaError.invalidArgument("the consumer has no group metadata (closed, or not in a group)")
         }
         defer { rd_kafka_consumer_group_metadata_destroy(metadata) }
-        let list = PartitionList(capacity: offsets.count)
-        for o in offsets { list.add(o.topic, o.partition, offset: o.offset) }
+        let list = PartitionList(offsets)
         if let error = list.withPointer({ rd_kafka_send_offsets_to_transaction(rk, $0, metadata, timeoutMillis) }) {
             throw KafkaError(consuming: error, "send offsets to transaction")
         }

@@ -60,6 +60,12 @@ final class PartitionList {
         pointer = rd_kafka_topic_partition_list_new(Int32(clamping: max(capacity, 1)))
     }
 
+    /// A list of exactly these partitions and offsets.
+    convenience init(_ offsets: [TopicPartitionOffset]) {
+        self.init(capacity: offsets.count)
+        for o in offsets { add(o.topic, o.partition, offset: o.offset) }
+    }
+
     /// Takes ownership of a list librdkafka returned.
     init(owning pointer: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         self.pointer = pointer
@@ -91,15 +97,20 @@ final class PartitionList {
 
     func topicPartitions() -> [TopicPartition] { Self.partitions(of: pointer) }
 
-    func offsets() -> [TopicPartitionOffset] {
-        Self.elements(of: pointer).map {
+    func offsets() -> [TopicPartitionOffset] { Self.offsets(of: pointer) }
+
+    /// The first per-partition error, if any, with `context`.
+    func firstError(_ context: String) -> KafkaError? { Self.firstError(of: pointer, context) }
+
+    /// The same for a list this code does not own (one lent to a callback).
+    static func offsets(of list: UnsafePointer<rd_kafka_topic_partition_list_t>) -> [TopicPartitionOffset] {
+        elements(of: list).map {
             TopicPartitionOffset(topic: String(cString: $0.topic), partition: $0.partition, offset: $0.offset)
         }
     }
 
-    /// The first per-partition error, if any, with `context`.
-    func firstError(_ context: String) -> KafkaError? {
-        for e in Self.elements(of: pointer) where e.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+    static func firstError(of list: UnsafePointer<rd_kafka_topic_partition_list_t>, _ context: String) -> KafkaError? {
+        for e in elements(of: list) where e.err != RD_KAFKA_RESP_ERR_NO_ERROR {
             return KafkaError(e.err, "\(context) \(String(cString: e.topic))[\(e.partition)]")
         }
         return nil
