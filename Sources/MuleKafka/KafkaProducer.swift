@@ -51,7 +51,7 @@ public final class KafkaProducer: @unchecked Sendable {
         }
         var deadline: ContinuousClock.Instant?
         try topic.withCString { topicName in
-            try withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 6) { vus in
+            try withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7) { vus in
                 var n = 0
                 func add(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
                     var vu = rd_kafka_vu_t()
@@ -63,6 +63,9 @@ public final class KafkaProducer: @unchecked Sendable {
                 add(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topicName }
                 add(RD_KAFKA_VTYPE_PARTITION) { $0.u.i32 = partition ?? RD_KAFKA_PARTITION_UA }
                 add(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
+                // The message's sequence number rides as its opaque, for the delivery report.
+                let sequence = state.settles.next
+                add(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(sequence)) }
                 // A nil base address would make an empty value a null (tombstone) value.
                 add(RD_KAFKA_VTYPE_VALUE) {
                     $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress ?? UnsafeRawPointer(emptyPayload))
@@ -79,7 +82,10 @@ public final class KafkaProducer: @unchecked Sendable {
 
                 while true {
                     // On success librdkafka owns the copied bytes and the header list.
-                    guard let error = rd_kafka_produceva(rk, vus.baseAddress, n) else { return }
+                    guard let error = rd_kafka_produceva(rk, vus.baseAddress, n) else {
+                        state.settles.accept()
+                        return
+                    }
                     let code = rd_kafka_error_code(error)
                     if code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
                         let end = deadline ?? ContinuousClock.now + .milliseconds(Int(timeoutMillis))
@@ -133,6 +139,15 @@ public final class KafkaProducer: @unchecked Sendable {
     public var outstanding: Int {
         isClosed ? 0 : Int(rd_kafka_outq_len(rk))
     }
+
+    /// Sequence number of the last message accepted by `send` (the first is 1; 0: none yet).
+    public var sentCount: UInt64 { state.settles.sent }
+
+    /// Every message with a sequence number up to this is settled: acknowledged by the broker,
+    /// or failed for good (the failure is then in `takeDeliveryFailures`). Grows as `poll`,
+    /// `flush` and `send` serve delivery reports. Compare with a `sentCount` noted earlier to
+    /// wait for the messages sent before a point and not for those sent after it.
+    public var settledThrough: UInt64 { state.settles.settledThrough }
 
     /// Messages acknowledged by the broker.
     public var deliveredCount: UInt64 { state.deliveredCount }
@@ -193,6 +208,7 @@ final class ProducerState: ClientState, @unchecked Sendable {
     var errorCount: UInt64 = 0
     var failures: [KafkaError] = []
     var fatal: KafkaError?
+    var settles = SettleLog()
 
     init(config: KafkaConfig, onError: @escaping (KafkaError) -> Void) {
         self.onError = onError
@@ -206,6 +222,7 @@ private let producerDeliveryCallback: @convention(c) (OpaquePointer?, UnsafePoin
     // Exact type known: this callback is only installed by KafkaProducer.
     let state = Unmanaged<ProducerState>.fromOpaque(opaque).takeUnretainedValue()
     let err = message.pointee.err
+    state.settles.settle(UInt64(UInt(bitPattern: message.pointee._private)))
     if err == RD_KAFKA_RESP_ERR_NO_ERROR {
         state.deliveredCount &+= 1
         return

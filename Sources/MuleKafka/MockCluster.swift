@@ -65,6 +65,25 @@ public final class MockCluster: @unchecked Sendable {
         codes.withUnsafeBufferPointer { rd_kafka_mock_push_request_errors_array(cluster, apiKey, $0.count, $0.baseAddress) }
     }
 
+    /// Moves the leadership of `topic`'s `partition` to broker `id`, so that one broker's
+    /// behaviour (`delayNextRequests`, `setBroker`) affects that partition and not the others.
+    public func setLeader(topic: String, partition: Int32, broker id: Int32) throws {
+        let err = rd_kafka_mock_partition_set_leader(cluster, topic, partition, id)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "set leader of \(topic)[\(partition)] to mock broker \(id)") }
+    }
+
+    /// Makes broker `id` answer its next `count` requests of protocol type `apiKey` (0 Produce,
+    /// 8 OffsetCommit, …) each `millis` late, with broker error code `error` (0: none, the
+    /// request is carried out): a slow broker, for tests of what waits for acknowledgements.
+    /// Once a broker has had such answers queued for `apiKey`, it no longer takes that type's
+    /// errors from `failNextRequests` (librdkafka's mock looks at the broker's queue only).
+    public func delayNextRequests(broker id: Int32, apiKey: Int16, count: Int = 1, millis: Int32, error: Int32 = 0) throws {
+        for _ in 0..<count {
+            let err = mulestream_mock_push_broker_request_error(cluster, id, apiKey, rd_kafka_resp_err_t(error), millis)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "delay mock broker \(id) requests") }
+        }
+    }
+
     /// Takes broker `id` down or brings it back up, to exercise failure handling.
     public func setBroker(_ id: Int32, up: Bool) throws {
         let err = up ? rd_kafka_mock_broker_set_up(cluster, id) : rd_kafka_mock_broker_set_down(cluster, id)

@@ -99,6 +99,40 @@ import Testing
         #expect(consumer.commitsInFlight == 0)
     }
 
+    /// `settledThrough` follows the delivery reports by sequence number: a message the broker
+    /// answers late holds it back, and so does nothing sent before it; a failed message settles.
+    @Test func settledThroughCountsMessagesSentBeforeAPointOnly() throws {
+        let topic = uniqueName("settle")
+        try cluster.createTopic(topic, partitions: 2)
+        let producer = try KafkaProducer(config: clientConfig(cluster.bootstrapServers, [("linger.ms", "0")], logs: logs))
+        #expect(producer.sentCount == 0 && producer.settledThrough == 0)
+        try producer.send(topic: topic, partition: 0, value: bytes("first"))
+        try producer.flush(timeoutMillis: 10_000)
+        #expect(producer.sentCount == 1 && producer.settledThrough == 1)
+
+        // The next Produce is answered 1.5 s late: the message after it waits behind it.
+        try cluster.delayNextRequests(broker: 1, apiKey: 0, millis: 1_500)
+        try producer.send(topic: topic, partition: 1, value: bytes("slow"))
+        let mark = producer.sentCount
+        #expect(mark == 2)
+        Thread.sleep(forTimeInterval: 0.3)
+        try producer.send(topic: topic, partition: 0, value: bytes("after"))
+        producer.poll(timeoutMillis: 300)
+        #expect(producer.sentCount == 3)
+        #expect(producer.settledThrough == 1, "the slow message is not acknowledged yet")
+        #expect(producer.outstanding > 0)
+        try producer.flush(timeoutMillis: 10_000)
+        #expect(producer.settledThrough == 3)
+
+        // A refused message is settled too (its failure waits in takeDeliveryFailures).
+        try cluster.delayNextRequests(broker: 1, apiKey: 0, millis: 0, error: 10)  // MESSAGE_TOO_LARGE: not retried
+        try producer.send(topic: topic, partition: 0, value: bytes("refused"))
+        #expect(throws: KafkaError.self) { try producer.flush(timeoutMillis: 10_000) }
+        #expect(producer.settledThrough == 4)
+        #expect(producer.takeDeliveryFailures().count == 1)
+        #expect(producer.deliveredCount == 3)
+    }
+
     @Test func aNewMemberResumesAfterTheCommittedOffset() throws {
         let topic = uniqueName("resume")
         try cluster.createTopic(topic, partitions: 1)
