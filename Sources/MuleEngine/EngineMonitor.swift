@@ -116,6 +116,7 @@ struct MetricsFeed {
         count("mulestream_snooze_records_total", c.snoozeRecords, [("result", "applied")])
         count("mulestream_snooze_records_total", c.snoozeRecordsMalformed, [("result", "malformed")])
         count("mulestream_commits_total", c.commits)
+        count("mulestream_commits_overdue_total", c.commitsOverdue)
         gauge("mulestream_accounts_tracked", Double(s.trackedAccounts))
         gauge("mulestream_state_bytes", Double(s.stateBytes), [("part", "accounts")])
         gauge("mulestream_state_bytes", Double(s.chainStateBytes), [("part", "chains")])

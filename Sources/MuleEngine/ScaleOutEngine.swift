@@ -118,6 +118,8 @@ public final class ScaleOutEngine {
     var floorSent: [Int32: Int64] = [:]
     /// Next input offset to commit, per input partition; last time an event came.
     var inputNext: [Int32: Int64] = [:]
+    /// The periodic commit's input offsets while the outputs sent before them are unacknowledged.
+    var fence = CommitFence()
     var inputLastEvent: [Int32: ContinuousClock.Instant] = [:]
     var inputCount: Int32 = 0
     var lastRouteMarks: [Int32: LegsMarker] = [:]
@@ -226,9 +228,10 @@ public final class ScaleOutEngine {
                 lastMarks = now
             }
             producer.poll(timeoutMillis: 0)
+            collectCommitResults(consumer)
             if now - lastCommit >= .milliseconds(config.commitIntervalMillis) {
-                try commitInputs()
-                lastCommit = now
+                let overdue = now - lastCommit >= .milliseconds(2 * config.commitIntervalMillis)
+                if try commitInputsInBackground(consumer, overdue: overdue) { lastCommit = now }
             }
             try snapshotDue(now: now)
             if reload.take() {
@@ -530,6 +533,7 @@ public final class ScaleOutEngine {
     @discardableResult
     func commitInputs() throws -> Bool {
         guard let consumer else { return false }
+        fence.clear()  // these offsets are at least the ones held
         do {
             try producer.flush(timeoutMillis: 5_000)
         } catch {
@@ -540,7 +544,7 @@ public final class ScaleOutEngine {
             throw EngineError.deliveryFailed("\(error)")
         }
         if let f = producer.takeDeliveryFailures().first { throw EngineError.deliveryFailed("\(f)") }
-        let offsets = inputNext.map { TopicPartitionOffset(topic: config.inputTopic, partition: $0.key, offset: $0.value) }
+        let offsets = inputOffsets
         guard !offsets.isEmpty else { return true }
         do {
             try consumer.commit(offsets)
@@ -549,6 +553,48 @@ public final class ScaleOutEngine {
             logger.warning("commit failed (retried at the next interval)", metadata: ["error": "\(error)"])
         }
         return true
+    }
+
+    var inputOffsets: [TopicPartitionOffset] {
+        inputNext.map { TopicPartitionOffset(topic: config.inputTopic, partition: $0.key, offset: $0.value) }
+    }
+
+    /// The periodic commit without stopping the loop: every event produces legs records, so
+    /// the producer is seldom empty between batches and waiting for that (as `commitInputs`
+    /// does) would stop routing for a round trip each time. The input offsets are held until the
+    /// legs, links and alerts sent before them are acknowledged, then committed in the
+    /// background (outcome taken by `collectCommitResults`). False while waiting; when still
+    /// waiting once `overdue` it commits synchronously, as `commitInputs`.
+    func commitInputsInBackground(_ consumer: KafkaConsumer, overdue: Bool) throws -> Bool {
+        if !fence.isArmed, consumer.commitsInFlight == 0 {
+            let offsets = inputOffsets
+            if offsets.isEmpty { return true }
+            fence.arm(offsets, producer: producer)
+        }
+        if let offsets = fence.takeIfSettled(producer) {
+            if let f = producer.takeDeliveryFailures().first { throw EngineError.deliveryFailed("\(f)") }
+            do {
+                try consumer.commitInBackground(offsets)
+            } catch {
+                logger.warning("commit failed (retried at the next interval)", metadata: ["error": "\(error)"])
+            }
+            return true
+        }
+        guard overdue else { return false }
+        try commitInputs()
+        return true
+    }
+
+    /// Outcomes of background commits: counted, or logged and retried at the next interval.
+    func collectCommitResults(_ consumer: KafkaConsumer) {
+        guard consumer.commitsInFlight > 0 || consumer.hasCommitResults else { return }
+        for result in consumer.takeCommitResults() {
+            if let error = result.error {
+                logger.warning("commit failed (retried at the next interval)", metadata: ["error": "\(error)"])
+            } else {
+                counters.commits += 1
+            }
+        }
     }
 
     func snapshotDue(now: ContinuousClock.Instant) throws {
@@ -697,6 +743,7 @@ public final class ScaleOutEngine {
                 taskDirty.remove(tp.partition)
                 snapshotAt[tp.partition] = nil
             } else {
+                fence.drop(partitions: [tp.partition])
                 inputNext[tp.partition] = nil
                 inputLastEvent[tp.partition] = nil
                 lastRouteMarks[tp.partition] = nil

@@ -26,6 +26,9 @@ public struct EngineCounters: Sendable, Equatable {
     /// Commits put off because the brokers did not acknowledge in time (outage) or refused the
     /// commit; each is retried at the next interval.
     public var commitsDeferred: UInt64 = 0
+    /// Periodic commits that found the outputs before them still unacknowledged after two
+    /// `--commit-interval`s and so committed synchronously (event handling waits for the flush).
+    public var commitsOverdue: UInt64 = 0
     public var idleFlushes: UInt64 = 0
     /// Checks that found a silent partition still holding unread messages (behind, not idle),
     /// so it kept holding event time back.
@@ -84,6 +87,8 @@ public final class StreamEngine {
     /// Highest input offset handled per partition.
     var consumedThrough: [Int32: Int64] = [:]
     var committedNext: [Int32: Int64] = [:]
+    /// The periodic commit's offsets while the outputs sent before them are unacknowledged.
+    var fence = CommitFence()
     /// Per input partition, the next offset whose event the detector's state does not hold yet:
     /// from a restored checkpoint, and kept when a partition is let go, so that a partition
     /// assigned again resumes where the state ends (neither re-applying nor skipping events).
@@ -554,6 +559,9 @@ public final class StreamEngine {
     @discardableResult
     func commitProcessed(only partitions: Set<Int32>? = nil, flushMillis: Int32 = 5_000) throws -> Bool {
         guard let consumer else { return false }
+        // Whatever the outcome, offsets held for a background commit are not sent any more:
+        // they are at most these, and the next periodic commit takes fresh ones.
+        fence.clear()
         if config.exactlyOnce {
             try commitTransaction(consumer: consumer, offsets: processedOffsets(only: partitions))
             return true
@@ -584,29 +592,41 @@ public final class StreamEngine {
         return true
     }
 
-    /// The periodic commit, without stopping the poll loop: when every alert and dead letter
-    /// sent so far is acknowledged, the processed offsets go to the coordinator in the background
-    /// and their outcome is collected by `collectCommitResults` during later polls. A synchronous
-    /// commit blocked event handling for a coordinator round trip (measured 33–41 ms on the
-    /// mock broker, the largest part of the p99 latency). Returns false when it has to wait —
-    /// an output still unacknowledged, or the previous background commit still out — and is
-    /// asked again at the next turn of the loop; once `overdue` it does what a commit did before
-    /// (wait for the acknowledgements, commit synchronously). Transactions (`exactlyOnce`)
-    /// always commit synchronously.
+    /// The periodic commit, without stopping the poll loop. The processed offsets are taken and
+    /// held (`fence`) until every alert and dead letter sent before that moment is acknowledged;
+    /// then they go to the coordinator in the background and their outcome is collected by
+    /// `collectCommitResults` during later polls. Outputs sent after the offsets were taken do not
+    /// hold them back. A synchronous commit blocked event handling for a coordinator round trip
+    /// (measured 33–41 ms on the mock broker, the largest part of the p99 latency). Returns false
+    /// while it has to wait — outputs before the offsets unacknowledged, or the previous
+    /// background commit still out — and is asked again at the next turn of the loop; when still
+    /// waiting once `overdue` (two intervals since the last commit) it does what a commit did
+    /// before: waits for the acknowledgements and commits synchronously (`commitsOverdue`).
+    /// Transactions (`exactlyOnce`) always commit synchronously.
     func commitInBackground(_ consumer: KafkaConsumer, overdue: Bool) throws -> Bool {
-        if config.exactlyOnce || overdue {
+        if config.exactlyOnce {
             try commitProcessed()
             return true
         }
-        if consumer.commitsInFlight > 0 || producer.outstanding > 0 { return false }
-        try throwIfDeliveryFailed()
-        let offsets = processedOffsets(only: nil)
-        if offsets.isEmpty { return true }
-        do {
-            try consumer.commitInBackground(offsets)
-        } catch let error as KafkaError where !error.isFatal {
-            commitRefused(error)
+        if !fence.isArmed, consumer.commitsInFlight == 0 {
+            let offsets = processedOffsets(only: nil)
+            if offsets.isEmpty { return true }
+            fence.arm(offsets, producer: producer)
         }
+        if let offsets = fence.takeIfSettled(producer) {
+            // A refused output stops the engine before anything past it is committed (even one
+            // sent after the fence: the engine is stopping anyway, and committing less is safe).
+            try throwIfDeliveryFailed()
+            do {
+                try consumer.commitInBackground(offsets)
+            } catch let error as KafkaError where !error.isFatal {
+                commitRefused(error)
+            }
+            return true
+        }
+        guard overdue else { return false }
+        counters.commitsOverdue += 1
+        try commitProcessed()
         return true
     }
 
@@ -760,6 +780,7 @@ public final class StreamEngine {
 
     /// Forgets the bookkeeping of partitions this instance no longer owns.
     private func letGo(_ parts: [TopicPartition], keepHold: Bool = false) {
+        fence.drop(partitions: Set(parts.map(\.partition)))
         for p in parts {
             if let last = consumedThrough[p.partition] { stateNext[p.partition] = max(stateNext[p.partition] ?? 0, last + 1) }
             consumedThrough.removeValue(forKey: p.partition)
