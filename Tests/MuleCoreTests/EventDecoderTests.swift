@@ -916,6 +916,56 @@ struct FastPathTests {
         }
     }
 
+    /// `Field.scanKnownMember`, the known-name-and-colon fast path, against the general path it
+    /// short-cuts (`scanNameGeneral`, then whitespace and the colon): same field, same cursor,
+    /// for every known name, near misses, prefixes, escapes and names spaced from their colon,
+    /// with 0…20 bytes after the colon; and it must answer for every known name written plainly.
+    @Test func knownMemberFastPath() {
+        var names: [[UInt8]] = []
+        for f in Field.allCases {
+            let name = Array(f.name.description.utf8)
+            names.append(name)
+            for k in name.indices {
+                for flip: UInt8 in [0x01, 0x20, 0x80] {
+                    var near = name
+                    near[k] ^= flip
+                    names.append(near)
+                }
+                names.append(Array(name[..<k]))
+                names.append(Array(name[..<k]) + [0x5C, 0x75, 0x30, 0x30, 0x36, 0x31] + Array(name[(k + 1)...]))  // \u0061
+            }
+            names.append(name + [0x5F])
+            names.append(name + name)
+        }
+        names += stringsWithOddBytes(upTo: 12, [[0x0A], [0xC3, 0xA9], [0x5C, 0x6E]])
+        for name in names {
+            for separator: [UInt8] in [[0x22, 0x3A], [0x22, 0x20, 0x3A], [0x22, 0x2C], [0x22], [0x3A], [0x22, 0x22]] {
+                for tail in 0...20 {
+                    let bytes: [UInt8] = [0x22] + name + separator + Array(repeating: 0x31, count: tail)
+                    bytes.withUnsafeBytes { raw in
+                        var slow = JSONCursor(base: raw.baseAddress!, count: raw.count)
+                        var field: Field?
+                        let next = Field.scanKnownMember(slow.base, from: 1, end: slow.end, field: &field)
+                        let general = Result { () throws(DecodeError) -> Field? in
+                            let f = try Field.scanNameGeneral(&slow)
+                            slow.skipWhitespace()
+                            try slow.expect(0x3A, "expected ':' after field name")
+                            return f
+                        }
+                        if next >= 0 {
+                            #expect(field != nil && general == .success(field), "name \(name) separator \(separator) tail \(tail)")
+                            #expect(next == slow.i, "name \(name) separator \(separator) tail \(tail)")
+                        } else {
+                            // Only what the fast path leaves to the others may fall back.
+                            let plainKnown = Field.allCases.contains { Array($0.name.description.utf8) == name }
+                            #expect(!plainKnown || separator != [0x22, 0x3A] || bytes.count < 17, "name \(name) tail \(tail)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `JSONCursor.shortPlainString` against `scanString` + `packLittleEndian`.
     @Test func shortStringFastPath() {
         let strings = stringsWithOddBytes(upTo: 10, [[0x09], [0xC3, 0xA9], [0x80], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31]])
