@@ -151,6 +151,7 @@ public struct EventDecoder: Sendable {
     func stringValue(_ cur: inout JSONCursor, _ field: Field) throws(DecodeError) -> JSONCursor.StringRange? {
         let c = try cur.peek()
         if c == 0x22 {
+            if let r = cur.shortPlainRange() { return r }
             let r = try cur.scanString()
             if r.escaped { throw .invalidValue(field: field.name, detail: "must not contain escape sequences") }
             return r
@@ -213,7 +214,8 @@ public struct EventDecoder: Sendable {
         let c = try cur.peek()
         let parsed: Money?
         if c == 0x22 {
-            let r = try cur.scanString()
+            let r: JSONCursor.StringRange
+            if let short = cur.shortPlainRange() { r = short } else { r = try cur.scanString() }
             if r.escaped { throw .invalidValue(field: "amount", detail: "must not contain escape sequences") }
             let text = UnsafeRawBufferPointer(start: cur.base + r.start, count: r.count)
             parsed = Money.parseDecimal(text)
@@ -446,31 +448,23 @@ enum Field: UInt8, CaseIterable {
         return s &+ length
     }
 
-    /// Member names, fast path: a name of at most 15 plain bytes, with 16 bytes readable from `s`
-    /// (just after the opening quote), is found and matched with the two words `scanString`'s
-    /// first steps load anyway (the first special byte, if it is the closing quote, ends the
-    /// name; the name's bytes are those words masked). Returns the offset after the closing
-    /// quote, or -1 for every other name (escapes, control or non-ASCII bytes, longer names, the
-    /// end of the input near), which `scanNameGeneral` takes; the result is the same either way
-    /// (FastPathTests.fieldNameFastPath).
+    /// Member names `scanKnownMember` leaves, fast path: a name of at most 15 plain bytes, with
+    /// 16 bytes readable from `s` (just after the opening quote), is found by
+    /// `JSONCursor.shortPlainStringEnd` and matched with its two words masked. Returns the
+    /// offset after the closing quote, or -1 for every other name (escapes, control or non-ASCII
+    /// bytes, longer names, the end of the input near), which `scanNameGeneral` takes; the
+    /// result is the same either way (FastPathTests.fieldNameFastPath).
     @inline(__always)
     static func scanPlainName(_ base: UnsafeRawPointer, from s: Int, end: Int, field: inout Field?) -> Int {
-        guard s &+ 16 <= end else { return -1 }
+        let q = JSONCursor.shortPlainStringEnd(base, from: s, end: end)
+        guard q >= 0 else { return -1 }
+        let k = q &- s
         let w0 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s, as: UInt64.self))
-        let special0 = JSONCursor.specialBytes(w0)
-        if special0 != 0 {
-            let k = special0.trailingZeroBitCount &>> 3
-            guard base.load(fromByteOffset: s &+ k, as: UInt8.self) == 0x22 else { return -1 }
-            field = match(length: k, lo: JSONCursor.lowBytes(w0, k), hi: 0)
-            return s &+ k &+ 1
-        }
         let w1 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s &+ 8, as: UInt64.self))
-        let special1 = JSONCursor.specialBytes(w1)
-        guard special1 != 0 else { return -1 }
-        let k = special1.trailingZeroBitCount &>> 3
-        guard base.load(fromByteOffset: s &+ 8 &+ k, as: UInt8.self) == 0x22 else { return -1 }
-        field = match(length: 8 &+ k, lo: w0, hi: JSONCursor.lowBytes(w1, k))
-        return s &+ 8 &+ k &+ 1
+        field = k <= 8
+            ? match(length: k, lo: JSONCursor.lowBytes(w0, k), hi: 0)
+            : match(length: k, lo: w0, hi: JSONCursor.lowBytes(w1, k &- 8))
+        return q &+ 1
     }
 
     /// Member names `scanPlainName` leaves: scanned as any string, then matched (out of line:

@@ -136,6 +136,37 @@ struct JSONCursor {
         return (k, JSONCursor.lowBytes(w, k))
     }
 
+    /// The offset of the closing quote of a string of at most 15 plain bytes (no escape, control
+    /// or non-ASCII byte) whose first byte is at `s`, just after the opening quote, with 16 bytes
+    /// readable from `s`; -1 for anything else. Two word loads and no loop: the first special
+    /// byte, if it is a quote, ends the string.
+    @inline(__always) static func shortPlainStringEnd(_ base: UnsafeRawPointer, from s: Int, end: Int) -> Int {
+        guard s &+ 16 <= end else { return -1 }
+        let special0 = specialBytes(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s, as: UInt64.self)))
+        let special1 = specialBytes(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s &+ 8, as: UInt64.self)))
+        let q: Int
+        if special0 != 0 {
+            q = s &+ (special0.trailingZeroBitCount &>> 3)
+        } else if special1 != 0 {
+            q = s &+ 8 &+ (special1.trailingZeroBitCount &>> 3)
+        } else {
+            return -1
+        }
+        return base.load(fromByteOffset: q, as: UInt8.self) == 0x22 ? q : -1
+    }
+
+    /// Fast path for string values such as ids: the string whose opening quote is at the cursor,
+    /// if `shortPlainStringEnd` finds its end. Moves the cursor past the closing quote; nil,
+    /// cursor unmoved, for anything else, which `scanString` then reads to the same range and
+    /// cursor (FastPathTests.shortRangeFastPath).
+    @inline(__always) mutating func shortPlainRange() -> StringRange? {
+        let s = i &+ 1
+        let q = JSONCursor.shortPlainStringEnd(base, from: s, end: end)
+        guard q >= 0 else { return nil }
+        i = q &+ 1
+        return StringRange(start: s, end: q, escaped: false)
+    }
+
     /// One multi-byte UTF-8 sequence at the cursor (Unicode 15, table 3-7).
     mutating func scanUTF8Sequence(lead: UInt8) throws(DecodeError) {
         let s = i

@@ -966,6 +966,35 @@ struct FastPathTests {
         }
     }
 
+    /// `JSONCursor.shortPlainRange` against `scanString`: same range, same cursor, for strings of
+    /// every length up to 20 with odd bytes at each position and 0…20 bytes after the quote.
+    @Test func shortRangeFastPath() {
+        let strings = stringsWithOddBytes(upTo: 20, [[0x1F], [0xC3, 0xA9], [0xFF], [0x5C, 0x6E], [0x5C, 0x78], [0x22]])
+        for string in strings {
+            for tail in 0...20 {
+                let bytes: [UInt8] = [0x22] + string + [0x22] + Array(repeating: 0x2C, count: tail)
+                bytes.withUnsafeBytes { raw in
+                    var fast = JSONCursor(base: raw.baseAddress!, count: raw.count)
+                    var slow = fast
+                    guard let range = fast.shortPlainRange() else {
+                        #expect(fast.i == 0)
+                        // Only what the fast path cannot see may fall back.
+                        #expect(string.count + 1 + tail < 16 || string.count > 15 || string.contains { $0 < 0x20 || $0 >= 0x80 || $0 == 0x5C || $0 == 0x22 },
+                                "\(string) tail \(tail)")
+                        return
+                    }
+                    let general = Result { () throws(DecodeError) -> JSONCursor.StringRange in try slow.scanString() }
+                    guard case .success(let r) = general else {
+                        Issue.record("fast path read \(string), scanString refused it")
+                        return
+                    }
+                    #expect(r.start == range.start && r.end == range.end && !r.escaped && !range.escaped, "\(string) tail \(tail)")
+                    #expect(slow.i == fast.i, "\(string) tail \(tail)")
+                }
+            }
+        }
+    }
+
     /// `JSONCursor.shortPlainString` against `scanString` + `packLittleEndian`.
     @Test func shortStringFastPath() {
         let strings = stringsWithOddBytes(upTo: 10, [[0x09], [0xC3, 0xA9], [0x80], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31]])
