@@ -259,14 +259,26 @@ public struct EventDecoder: Sendable {
         return "exceeds the maximum event amount of 1000000000000"
     }
 
+    /// The short enumerated values (`currency`, `channel`, the kinds) as byte count and packed
+    /// bytes (0 when longer than 8), or nil for `null`: `shortPlainString` inline, which reads
+    /// the usual values, else the general path out of line. Inline so these fields cost no call.
+    @inline(__always)
+    func shortText(_ cur: inout JSONCursor, _ field: Field) throws(DecodeError) -> (count: Int, word: UInt64)? {
+        if let short = cur.shortPlainString() { return short }
+        return try anyShortText(&cur, field)
+    }
+
+    /// `shortText` for what `shortPlainString` leaves: escapes, longer or non-ASCII strings,
+    /// `null`, other types, the end of the input near.
+    @inline(never)
+    func anyShortText(_ cur: inout JSONCursor, _ field: Field) throws(DecodeError) -> (count: Int, word: UInt64)? {
+        guard let r = try stringValue(&cur, field) else { return nil }
+        return (r.count, r.count <= 8 ? packLittleEndian(cur.base, r.start, r.count, limit: cur.end) : 0)
+    }
+
+    @inline(__always)
     func currencyCode(_ cur: inout JSONCursor) throws(DecodeError) -> CurrencyCode {
-        let count: Int, word: UInt64
-        if let short = cur.shortPlainString() {
-            (count, word) = short
-        } else {
-            guard let r = try stringValue(&cur, .currency) else { return .none }
-            (count, word) = (r.count, r.count == 3 ? packLittleEndian(cur.base, r.start, 3, limit: cur.end) : 0)
-        }
+        guard let (count, word) = try shortText(&cur, .currency) else { return .none }
         guard count == 3 else { throw .invalidValue(field: "currency", detail: "must be 3 upper-case ASCII letters (ISO 4217)") }
         let a = UInt8(truncatingIfNeeded: word), b = UInt8(truncatingIfNeeded: word &>> 8), c = UInt8(truncatingIfNeeded: word &>> 16)
         guard a &- 0x41 < 26, b &- 0x41 < 26, c &- 0x41 < 26 else {
@@ -276,15 +288,9 @@ public struct EventDecoder: Sendable {
         return CurrencyCode(packed: UInt32(a) << 16 | UInt32(b) << 8 | UInt32(c))
     }
 
+    @inline(__always)
     func channelValue(_ cur: inout JSONCursor) throws(DecodeError) -> Channel {
-        let count: Int, word: UInt64
-        if let short = cur.shortPlainString() {
-            (count, word) = short
-        } else {
-            guard let r = try stringValue(&cur, .channel) else { return .unknown }
-            guard r.count <= 8 else { return .other }
-            (count, word) = (r.count, packLittleEndian(cur.base, r.start, r.count, limit: cur.end))
-        }
+        guard let (count, word) = try shortText(&cur, .channel) else { return .unknown }
         switch (count, word) {
         case (2, 0x7271): return .qr
         case (3, 0x70_3270): return .p2p
@@ -296,14 +302,9 @@ public struct EventDecoder: Sendable {
         }
     }
 
+    @inline(__always)
     func accountKind(_ cur: inout JSONCursor, _ field: Field) throws(DecodeError) -> AccountKind {
-        let count: Int, word: UInt64
-        if let short = cur.shortPlainString() {
-            (count, word) = short
-        } else {
-            guard let r = try stringValue(&cur, field) else { return .unknown }
-            (count, word) = (r.count, r.count <= 8 ? packLittleEndian(cur.base, r.start, r.count, limit: cur.end) : 0)
-        }
+        guard let (count, word) = try shortText(&cur, field) else { return .unknown }
         switch (count, word) {
         case (8, 0x6C61_6E6F_7372_6570): return .personal
         case (8, 0x746E_6168_6372_656D): return .merchant
