@@ -995,6 +995,49 @@ struct FastPathTests {
         }
     }
 
+    /// `EventDecoder.shortAmount` against `scanString` + `Money.parseDecimal`: same amount, same
+    /// cursor, for decimal strings with 0…9 whole and 0…6 fraction digits, near misses (signs,
+    /// exponents, doubled dots, spaces, escapes) and 0…16 bytes after the closing quote.
+    @Test func amountFastPath() {
+        var texts: [String] = ["", ".", "5.", ".5", "1..2", "1.2.3", "-1", "+1", "1e3", "1E3", "1 ", " 1", "1\\u0030", "١", "1a", "0x1"]
+        for whole in 0...9 {
+            for fraction in -1...6 {
+                let w = String((0..<whole).map { Character(String(($0 * 7 + 1) % 10)) })
+                let f = fraction < 0 ? "" : "." + String((0..<max(fraction, 0)).map { Character(String(($0 * 3 + 5) % 10)) })
+                texts.append(w + f)
+                texts.append(String(repeating: "0", count: whole) + f)
+                texts.append(String(repeating: "9", count: whole) + String(f.map { $0 == "5" ? "9" : $0 }))
+            }
+        }
+        for text in texts {
+            for tail in 0...16 {
+                let bytes: [UInt8] = Array(text.utf8) + [0x22] + Array(repeating: 0x7D, count: tail)
+                bytes.withUnsafeBytes { raw in
+                    guard let (money, next) = EventDecoder.shortAmount(raw.baseAddress!, from: 0, end: raw.count) else {
+                        // Only what the fast path cannot see may fall back.
+                        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+                        let usual = text.allSatisfy { $0 == "." || $0.isASCII && $0.isNumber } && parts.count <= 2
+                            && (1...7).contains(parts[0].count) && (parts.count == 1 || (1...4).contains(parts[1].count))
+                        #expect(!usual || raw.count < 16, "\(text) tail \(tail)")
+                        return
+                    }
+                    // The general path: the string from its opening quote, then the parser.
+                    let quoted: [UInt8] = [0x22] + bytes
+                    quoted.withUnsafeBytes { q in
+                        var cur = JSONCursor(base: q.baseAddress!, count: q.count)
+                        let general = Result { () throws(DecodeError) -> JSONCursor.StringRange in try cur.scanString() }
+                        guard case .success(let r) = general, !r.escaped else {
+                            Issue.record("fast path read \(text), scanString refused it")
+                            return
+                        }
+                        #expect(Money.parseDecimal(UnsafeRawBufferPointer(start: q.baseAddress! + r.start, count: r.count)) == money, "\(text)")
+                        #expect(cur.i == next + 1, "\(text) tail \(tail)")
+                    }
+                }
+            }
+        }
+    }
+
     /// `JSONCursor.shortPlainString` against `scanString` + `packLittleEndian`.
     @Test func shortStringFastPath() {
         let strings = stringsWithOddBytes(upTo: 10, [[0x09], [0xC3, 0xA9], [0x80], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31]])
