@@ -182,7 +182,19 @@ public struct EventDecoder: Sendable {
         return ByteSpan(start: Int32(truncatingIfNeeded: r.start), count: Int32(truncatingIfNeeded: r.count))
     }
 
+    /// `ts`: the usual epoch-milliseconds integer (`JSONCursor.plainInteger`) inline, everything
+    /// else out of line; `anyEventTime` reads the same integer where this answers.
+    @inline(__always)
     func eventTime(_ cur: inout JSONCursor) throws(DecodeError) -> Int64 {
+        if let (v, next) = JSONCursor.plainInteger(cur.base, from: cur.i, end: cur.end), v <= RFC3339.maxEpochMillis {
+            cur.i = next
+            return v
+        }
+        return try anyEventTime(&cur)
+    }
+
+    @inline(never)
+    func anyEventTime(_ cur: inout JSONCursor) throws(DecodeError) -> Int64 {
         let c = try cur.peek()
         if c == 0x22 {
             let r = try cur.scanString()
@@ -210,13 +222,24 @@ public struct EventDecoder: Sendable {
         return v
     }
 
+    /// `amount`: the usual decimal string (`shortAmount`) inline, everything else out of line;
+    /// `anyEventAmount` reads the same amount where this answers. `shortAmount`'s at most 7
+    /// whole digits are far below `Money.maxEventAmount`; zero is left to `anyEventAmount`'s error.
+    @inline(__always)
     func eventAmount(_ cur: inout JSONCursor) throws(DecodeError) -> Money {
+        if cur.i < cur.end, cur.at(cur.i) == 0x22,
+           let (money, next) = EventDecoder.shortAmount(cur.base, from: cur.i &+ 1, end: cur.end), money.units > 0 {
+            cur.i = next
+            return money
+        }
+        return try anyEventAmount(&cur)
+    }
+
+    @inline(never)
+    func anyEventAmount(_ cur: inout JSONCursor) throws(DecodeError) -> Money {
         let c = try cur.peek()
         let parsed: Money?
-        if c == 0x22, let (money, next) = EventDecoder.shortAmount(cur.base, from: cur.i &+ 1, end: cur.end) {
-            cur.i = next
-            parsed = money
-        } else if c == 0x22 {
+        if c == 0x22 {
             let r = try cur.scanString()
             if r.escaped { throw .invalidValue(field: "amount", detail: "must not contain escape sequences") }
             let text = UnsafeRawBufferPointer(start: cur.base + r.start, count: r.count)
@@ -244,8 +267,9 @@ public struct EventDecoder: Sendable {
     /// with 16 bytes readable from `s`. Digits and '.' need no string validation, so the quote
     /// is found by the digit scans themselves, and the digits are read eight at a time
     /// (`JSONCursor.eightDigits`). Returns the amount and the offset after the closing quote,
-    /// or nil for anything else, which `scanString` and `Money.parseDecimal` then read; where
-    /// this answers they give the same amount and cursor (FastPathTests.amountFastPath).
+    /// or nil for anything else, which `anyEventAmount` then reads with `scanString` and
+    /// `Money.parseDecimal`; where this answers those give the same amount and cursor
+    /// (FastPathTests.amountFastPath).
     @inline(__always)
     static func shortAmount(_ base: UnsafeRawPointer, from s: Int, end: Int) -> (Money, Int)? {
         guard s &+ 16 <= end else { return nil }

@@ -332,8 +332,16 @@ struct JSONCursor {
         // The k digits moved to the top of a word whose lower bytes are '0's.
         let shift = UInt64(64 &- 8 &* k)
         let low = eightDigits((w1 &<< shift) | (0x3030_3030_3030_3030 &>> UInt64(8 &* k)))
-        var scale: UInt64 = 1
-        for _ in 0..<k { scale &*= 10 }
+        let scale: UInt64  // 10^k as a table, not a loop
+        switch k {
+        case 1: scale = 10
+        case 2: scale = 100
+        case 3: scale = 1_000
+        case 4: scale = 10_000
+        case 5: scale = 100_000
+        case 6: scale = 1_000_000
+        default: scale = 10_000_000
+        }
         return (Int64(high &* scale &+ low), s &+ 8 &+ k)
     }
 
