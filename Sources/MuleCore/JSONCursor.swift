@@ -119,7 +119,7 @@ struct JSONCursor {
     /// or non-ASCII byte) whose opening quote is at the cursor, with 9 bytes readable after the
     /// quote. Moves the cursor past the closing quote and returns the byte count and the bytes as
     /// one little-endian word (as `packLittleEndian` packs them); nil, cursor unmoved, for
-    /// anything else, which `scanString` then reads (FastPathTests.shortStringFastPath).
+    /// anything else, which `scanString` then reads (FastPathTests.shortStringFastPaths).
     @inline(__always) mutating func shortPlainString() -> (count: Int, word: UInt64)? {
         let s = i &+ 1
         guard s &+ 9 <= end, at(i) == 0x22 else { return nil }
@@ -158,7 +158,7 @@ struct JSONCursor {
     /// Fast path for string values such as ids: the string whose opening quote is at the cursor,
     /// if `shortPlainStringEnd` finds its end. Moves the cursor past the closing quote; nil,
     /// cursor unmoved, for anything else, which `scanString` then reads to the same range and
-    /// cursor (FastPathTests.shortRangeFastPath).
+    /// cursor (FastPathTests.shortStringFastPaths).
     @inline(__always) mutating func shortPlainRange() -> StringRange? {
         let s = i &+ 1
         let q = JSONCursor.shortPlainStringEnd(base, from: s, end: end)

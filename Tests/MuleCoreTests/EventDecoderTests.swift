@@ -877,25 +877,35 @@ struct FastPathTests {
         return out
     }
 
-    /// `Field.scanPlainName`, the word-at-a-time fast path, against the general scan it short-cuts
-    /// (`scanString` + `match`/`matchEscaped`): same field, same cursor, same error, for names of
-    /// every length up to 20 (known names, near misses, escapes, control and non-ASCII bytes at
-    /// each position) and with 0…20 bytes after the closing quote (the fast path needs 16).
-    @Test func fieldNameFastPath() {
+    /// Every known field name, and near misses of each: one byte flipped (to another letter,
+    /// upper case, non-ASCII), its prefixes, one byte written as a `\u` escape, one byte more,
+    /// and the name twice.
+    func knownNamesAndNearMisses() -> [[UInt8]] {
         var names: [[UInt8]] = []
         for f in Field.allCases {
             let name = Array(f.name.description.utf8)
             names.append(name)
             for k in name.indices {
-                var near = name
-                near[k] ^= 0x01
-                names.append(near)
+                for flip: UInt8 in [0x01, 0x20, 0x80] {
+                    var near = name
+                    near[k] ^= flip
+                    names.append(near)
+                }
                 names.append(Array(name[..<k]))
                 names.append(Array(name[..<k]) + [0x5C, 0x75, 0x30, 0x30, 0x36, 0x31] + Array(name[(k + 1)...]))  // \u0061
             }
             names.append(name + [0x5F])
+            names.append(name + name)
         }
-        names += stringsWithOddBytes(upTo: 20, [[0x0A], [0xC3, 0xA9], [0xFF], [0x5C, 0x6E], [0x5C, 0x78]])
+        return names
+    }
+
+    /// `Field.scanPlainName`, the word-at-a-time fast path, against the general scan it short-cuts
+    /// (`scanString` + `match`/`matchEscaped`): same field, same cursor, same error, for names of
+    /// every length up to 20 (known names, near misses, escapes, control and non-ASCII bytes at
+    /// each position) and with 0…20 bytes after the closing quote (the fast path needs 16).
+    @Test func fieldNameFastPath() {
+        let names = knownNamesAndNearMisses() + stringsWithOddBytes(upTo: 20, [[0x0A], [0xC3, 0xA9], [0xFF], [0x5C, 0x6E], [0x5C, 0x78]])
         for name in names {
             for tail in 0...20 {
                 let bytes: [UInt8] = [0x22] + name + [0x22] + Array(repeating: 0x3A, count: tail)
@@ -921,23 +931,7 @@ struct FastPathTests {
     /// for every known name, near misses, prefixes, escapes and names spaced from their colon,
     /// with 0…20 bytes after the colon; and it must answer for every known name written plainly.
     @Test func knownMemberFastPath() {
-        var names: [[UInt8]] = []
-        for f in Field.allCases {
-            let name = Array(f.name.description.utf8)
-            names.append(name)
-            for k in name.indices {
-                for flip: UInt8 in [0x01, 0x20, 0x80] {
-                    var near = name
-                    near[k] ^= flip
-                    names.append(near)
-                }
-                names.append(Array(name[..<k]))
-                names.append(Array(name[..<k]) + [0x5C, 0x75, 0x30, 0x30, 0x36, 0x31] + Array(name[(k + 1)...]))  // \u0061
-            }
-            names.append(name + [0x5F])
-            names.append(name + name)
-        }
-        names += stringsWithOddBytes(upTo: 12, [[0x0A], [0xC3, 0xA9], [0x5C, 0x6E]])
+        let names = knownNamesAndNearMisses() + stringsWithOddBytes(upTo: 12, [[0x0A], [0xC3, 0xA9], [0x5C, 0x6E]])
         for name in names {
             for separator: [UInt8] in [[0x22, 0x3A], [0x22, 0x20, 0x3A], [0x22, 0x2C], [0x22], [0x3A], [0x22, 0x22]] {
                 for tail in 0...20 {
@@ -961,35 +955,6 @@ struct FastPathTests {
                             #expect(!plainKnown || separator != [0x22, 0x3A] || bytes.count < 17, "name \(name) tail \(tail)")
                         }
                     }
-                }
-            }
-        }
-    }
-
-    /// `JSONCursor.shortPlainRange` against `scanString`: same range, same cursor, for strings of
-    /// every length up to 20 with odd bytes at each position and 0…20 bytes after the quote.
-    @Test func shortRangeFastPath() {
-        let strings = stringsWithOddBytes(upTo: 20, [[0x1F], [0xC3, 0xA9], [0xFF], [0x5C, 0x6E], [0x5C, 0x78], [0x22]])
-        for string in strings {
-            for tail in 0...20 {
-                let bytes: [UInt8] = [0x22] + string + [0x22] + Array(repeating: 0x2C, count: tail)
-                bytes.withUnsafeBytes { raw in
-                    var fast = JSONCursor(base: raw.baseAddress!, count: raw.count)
-                    var slow = fast
-                    guard let range = fast.shortPlainRange() else {
-                        #expect(fast.i == 0)
-                        // Only what the fast path cannot see may fall back.
-                        #expect(string.count + 1 + tail < 16 || string.count > 15 || string.contains { $0 < 0x20 || $0 >= 0x80 || $0 == 0x5C || $0 == 0x22 },
-                                "\(string) tail \(tail)")
-                        return
-                    }
-                    let general = Result { () throws(DecodeError) -> JSONCursor.StringRange in try slow.scanString() }
-                    guard case .success(let r) = general else {
-                        Issue.record("fast path read \(string), scanString refused it")
-                        return
-                    }
-                    #expect(r.start == range.start && r.end == range.end && !r.escaped && !range.escaped, "\(string) tail \(tail)")
-                    #expect(slow.i == fast.i, "\(string) tail \(tail)")
                 }
             }
         }
@@ -1038,29 +1003,32 @@ struct FastPathTests {
         }
     }
 
-    /// `JSONCursor.shortPlainString` against `scanString` + `packLittleEndian`.
-    @Test func shortStringFastPath() {
-        let strings = stringsWithOddBytes(upTo: 10, [[0x09], [0xC3, 0xA9], [0x80], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31]])
-        for string in strings {
-            for tail in 0...10 {
+    /// `JSONCursor.shortPlainString` (at most 8 bytes, packed) and `shortPlainRange` (at most 15)
+    /// against `scanString` (+ `packLittleEndian`): same bytes, same cursor, for strings of every
+    /// length up to 20 with odd bytes at each position and 0…20 bytes after the closing quote.
+    @Test func shortStringFastPaths() {
+        let odd: [[UInt8]] = [[0x09], [0x1F], [0xC3, 0xA9], [0x80], [0xFF], [0x5C, 0x6E], [0x5C, 0x78], [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31], [0x22]]
+        for string in stringsWithOddBytes(upTo: 20, odd) {
+            let plain = !string.contains { $0 < 0x20 || $0 >= 0x80 || $0 == 0x5C || $0 == 0x22 }
+            for tail in 0...20 {
                 let bytes: [UInt8] = [0x22] + string + [0x22] + Array(repeating: 0x7D, count: tail)
                 bytes.withUnsafeBytes { raw in
-                    var fast = JSONCursor(base: raw.baseAddress!, count: raw.count)
-                    var slow = fast
-                    guard let (count, word) = fast.shortPlainString() else {
-                        #expect(fast.i == 0)
+                    let start = JSONCursor(base: raw.baseAddress!, count: raw.count)
+                    var slow = start, short = start, ranged = start
+                    let general = try? slow.scanString()
+                    if let (count, word) = short.shortPlainString() {
+                        #expect(general?.escaped == false && general?.count == count && slow.i == short.i, "\(string) tail \(tail)")
+                        #expect(general.map { packLittleEndian(slow.base, $0.start, $0.count, limit: slow.end) } == word, "\(string) tail \(tail)")
+                    } else {
                         // Only what the fast path cannot see may fall back.
-                        #expect(string.count + tail < 8 || string.count > 8 || string.contains { $0 < 0x20 || $0 >= 0x80 || $0 == 0x5C },
+                        #expect(short.i == 0 && (!plain || string.count > 8 || string.count + tail < 8), "\(string) tail \(tail)")
+                    }
+                    if let range = ranged.shortPlainRange() {
+                        #expect(general?.escaped == false && general?.start == range.start && general?.end == range.end && slow.i == ranged.i,
                                 "\(string) tail \(tail)")
-                        return
+                    } else {
+                        #expect(ranged.i == 0 && (!plain || string.count > 15 || string.count + tail < 15), "\(string) tail \(tail)")
                     }
-                    let r = Result { () throws(DecodeError) -> JSONCursor.StringRange in try slow.scanString() }
-                    guard case .success(let range) = r else {
-                        Issue.record("fast path read \(string), scanString refused it")
-                        return
-                    }
-                    #expect(!range.escaped && range.count == count && slow.i == fast.i, "\(string) tail \(tail)")
-                    #expect(packLittleEndian(slow.base, range.start, range.count, limit: slow.end) == word, "\(string) tail \(tail)")
                 }
             }
         }
