@@ -33,14 +33,12 @@ public func fuzzEventDecoder(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
 /// fast path answers, the general path it short-cuts must read the same thing to the same place.
 func checkFastPaths(_ base: UnsafeRawPointer, _ n: Int) {
     for q in 0..<n where base.load(fromByteOffset: q, as: UInt8.self) == 0x22 {
-        var field: Field?
-        let member = Field.scanKnownMember(base, from: q + 1, end: n, field: &field)
-        if member >= 0 {
+        if let (field, member) = Field.scanKnownMember(base, from: q + 1, end: n) {
             var cur = JSONCursor(base: base, count: n)
             cur.i = q
             let name = try? Field.scanNameGeneral(&cur)
             cur.skipWhitespace()
-            precondition(name == field && field != nil && (try? cur.expect(0x3A, "")) != nil && cur.i == member, "scanKnownMember")
+            precondition(name == field && (try? cur.expect(0x3A, "")) != nil && cur.i == member, "scanKnownMember")
         }
         var fast = JSONCursor(base: base, count: n)
         fast.i = q

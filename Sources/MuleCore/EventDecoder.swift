@@ -79,17 +79,20 @@ public struct EventDecoder: Sendable {
         } else {
             while true {
                 guard try cur.peek() == 0x22 else { throw .malformedJSON(offset: cur.i, detail: "expected field name") }
-                var field: Field?
-                let known = Field.scanKnownMember(base, from: cur.i &+ 1, end: n, field: &field)
-                if known >= 0 {
-                    cur.i = known
+                let field: Field?
+                let colonRead: Bool
+                if let (known, next) = Field.scanKnownMember(base, from: cur.i &+ 1, end: n) {
+                    (field, colonRead) = (known, true)
+                    cur.i = next
                 } else {
-                    let next = Field.scanPlainName(base, from: cur.i &+ 1, end: n, field: &field)
-                    if next >= 0 { cur.i = next } else { field = try Field.scanNameGeneral(&cur) }
+                    var other: Field?
+                    let next = Field.scanPlainName(base, from: cur.i &+ 1, end: n, field: &other)
+                    if next >= 0 { cur.i = next } else { other = try Field.scanNameGeneral(&cur) }
+                    (field, colonRead) = (other, false)
                 }
                 memberCount &+= 1
                 guard memberCount <= limits.maxFields else { throw .tooManyFields(limit: limits.maxFields) }
-                if known < 0 {
+                if !colonRead {
                     cur.skipWhitespace()
                     try cur.expect(0x3A, "expected ':' after field name")
                 }
@@ -453,13 +456,13 @@ enum Field: UInt8, CaseIterable {
     /// Member names, fastest path: a known name written plainly and followed at once by the
     /// colon (`"payer":`, as every producer writes them), with 16 bytes readable from `s` (just
     /// after the opening quote), is compared as one or two words with the name's bytes plus `":`,
-    /// chosen by its first byte. Returns the offset after the colon, or -1 for every other name
-    /// (unknown, escaped, spaced from its colon, the end of the input near), which
-    /// `scanPlainName` and `scanNameGeneral` take; where this answers they read the same field
-    /// and the colon after it (FastPathTests.knownMemberFastPath).
+    /// chosen by its first byte. Returns the field and the offset after the colon, or nil for
+    /// every other name (unknown, escaped, spaced from its colon, the end of the input near),
+    /// which `scanPlainName` and `scanNameGeneral` take; where this answers they read the same
+    /// field and the colon after it (FastPathTests.knownMemberFastPath).
     @inline(__always)
-    static func scanKnownMember(_ base: UnsafeRawPointer, from s: Int, end: Int, field: inout Field?) -> Int {
-        guard s &+ 16 <= end else { return -1 }
+    static func scanKnownMember(_ base: UnsafeRawPointer, from s: Int, end: Int) -> (Field, Int)? {
+        guard s &+ 16 <= end else { return nil }
         let w0 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s, as: UInt64.self))
         // The bytes after the first 8, as far as the longest names need them.
         @inline(__always) func w1() -> UInt64 {
@@ -468,43 +471,42 @@ enum Field: UInt8, CaseIterable {
         let found: Field, length: Int  // length counts the closing quote and the colon
         switch UInt8(truncatingIfNeeded: w0) {
         case 0x69:  // i
-            guard w0 & 0xFFFF_FFFF == 0x3A22_6469 else { return -1 }  // id":
+            guard w0 & 0xFFFF_FFFF == 0x3A22_6469 else { return nil }  // id":
             (found, length) = (.id, 4)
         case 0x74:  // t
-            guard w0 & 0xFFFF_FFFF == 0x3A22_7374 else { return -1 }  // ts":
+            guard w0 & 0xFFFF_FFFF == 0x3A22_7374 else { return nil }  // ts":
             (found, length) = (.ts, 4)
         case 0x71:  // q
-            guard w0 & 0xFFFF_FFFF == 0x3A22_7271 else { return -1 }  // qr":
+            guard w0 & 0xFFFF_FFFF == 0x3A22_7271 else { return nil }  // qr":
             (found, length) = (.qr, 4)
         case 0x70:  // p
             switch w0 & 0xFF_FFFF_FFFF_FFFF {
             case 0x3A_2272_6579_6170: (found, length) = (.payer, 7)  // payer":
             case 0x3A_2265_6579_6170: (found, length) = (.payee, 7)  // payee":
             default:
-                guard w1() & 0xFFFF_FFFF == 0x3A22_646E else { return -1 }  // nd":
+                guard w1() & 0xFFFF_FFFF == 0x3A22_646E else { return nil }  // nd":
                 switch w0 {
                 case 0x696B_5F72_6579_6170: (found, length) = (.payerKind, 12)  // payer_ki
                 case 0x696B_5F65_6579_6170: (found, length) = (.payeeKind, 12)  // payee_ki
-                default: return -1
+                default: return nil
                 }
             }
         case 0x61:  // a
-            guard w0 == 0x3A22_746E_756F_6D61 else { return -1 }  // amount":
+            guard w0 == 0x3A22_746E_756F_6D61 else { return nil }  // amount":
             (found, length) = (.amount, 8)
         case 0x63:  // c
             switch w0 {
             case 0x7963_6E65_7272_7563:  // currency
-                guard w1() & 0xFFFF == 0x3A22 else { return -1 }  // ":
+                guard w1() & 0xFFFF == 0x3A22 else { return nil }  // ":
                 (found, length) = (.currency, 10)
             case 0x226C_656E_6E61_6863:  // channel"
-                guard UInt8(truncatingIfNeeded: w1()) == 0x3A else { return -1 }  // :
+                guard UInt8(truncatingIfNeeded: w1()) == 0x3A else { return nil }  // :
                 (found, length) = (.channel, 9)
-            default: return -1
+            default: return nil
             }
-        default: return -1
+        default: return nil
         }
-        field = found
-        return s &+ length
+        return (found, s &+ length)
     }
 
     /// Member names `scanKnownMember` leaves, fast path: a name of at most 15 plain bytes, with
