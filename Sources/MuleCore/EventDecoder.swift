@@ -64,6 +64,7 @@ public struct EventDecoder: Sendable {
 
         var seen: UInt16 = 0
         var memberCount = 0
+        let maxFields = limits.maxFields  // read once, not from self on every member
         var id = ByteSpan.empty, payer = ByteSpan.empty, payee = ByteSpan.empty, qr = ByteSpan.empty
         var timestamp: Int64 = 0
         var amount = Money.zero
@@ -91,7 +92,7 @@ public struct EventDecoder: Sendable {
                     (field, colonRead) = (other, false)
                 }
                 memberCount &+= 1
-                guard memberCount <= limits.maxFields else { throw .tooManyFields(limit: limits.maxFields) }
+                guard memberCount <= maxFields else { throw .tooManyFields(limit: maxFields) }
                 if !colonRead {
                     cur.skipWhitespace()
                     try cur.expect(0x3A, "expected ':' after field name")
@@ -419,7 +420,7 @@ enum Field: UInt8, CaseIterable {
         }
     }
 
-    @inline(__always) var bit: UInt16 { 1 << UInt16(rawValue) }
+    @inline(__always) var bit: UInt16 { 1 &<< UInt16(rawValue) }  // rawValue < 16: no overshift check
     @inline(__always) var isRequired: Bool { rawValue <= Field.amount.rawValue }
 
     /// `lo` holds bytes 0–7 and `hi` bytes 8–15 of the name, little-endian.
