@@ -25,5 +25,36 @@ public func fuzzEventDecoder(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
         precondition(!error.reason.isEmpty && !error.code.isEmpty)
         if case .oversized = error { precondition(bytes.count > limits.maxEventBytes) }
     }
+    if let base = bytes.baseAddress { checkFastPaths(base, bytes.count) }
     return 0
+}
+
+/// Differential check of the decoder's fast paths: at every quote in the input, wherever a
+/// fast path answers, the general path it short-cuts must read the same thing to the same place.
+func checkFastPaths(_ base: UnsafeRawPointer, _ n: Int) {
+    for q in 0..<n where base.load(fromByteOffset: q, as: UInt8.self) == 0x22 {
+        if let (field, member) = Field.scanKnownMember(base, from: q + 1, end: n) {
+            var cur = JSONCursor(base: base, count: n)
+            cur.i = q
+            let name = try? Field.scanNameGeneral(&cur)
+            cur.skipWhitespace()
+            precondition(name == field && (try? cur.expect(0x3A, "")) != nil && cur.i == member, "scanKnownMember")
+        }
+        var fast = JSONCursor(base: base, count: n)
+        fast.i = q
+        if let range = fast.shortPlainRange() {
+            var slow = JSONCursor(base: base, count: n)
+            slow.i = q
+            let r = try? slow.scanString()
+            precondition(r?.start == range.start && r?.end == range.end && r?.escaped == false && slow.i == fast.i, "shortPlainRange")
+        }
+        if let (money, next) = EventDecoder.shortAmount(base, from: q + 1, end: n) {
+            var slow = JSONCursor(base: base, count: n)
+            slow.i = q
+            let r = try? slow.scanString()
+            precondition(r != nil && r?.escaped == false && slow.i == next, "shortAmount cursor")
+            let parsed = Money.parseDecimal(UnsafeRawBufferPointer(start: base + r!.start, count: r!.count))
+            precondition(parsed == money, "shortAmount value")
+        }
+    }
 }

@@ -64,6 +64,7 @@ public struct EventDecoder: Sendable {
 
         var seen: UInt16 = 0
         var memberCount = 0
+        let maxFields = limits.maxFields  // read once, not from self on every member
         var id = ByteSpan.empty, payer = ByteSpan.empty, payee = ByteSpan.empty, qr = ByteSpan.empty
         var timestamp: Int64 = 0
         var amount = Money.zero
@@ -79,13 +80,23 @@ public struct EventDecoder: Sendable {
         } else {
             while true {
                 guard try cur.peek() == 0x22 else { throw .malformedJSON(offset: cur.i, detail: "expected field name") }
-                var field: Field?
-                let next = Field.scanPlainName(base, from: cur.i &+ 1, end: n, field: &field)
-                if next >= 0 { cur.i = next } else { field = try Field.scanNameGeneral(&cur) }
+                let field: Field?
+                let colonRead: Bool
+                if let (known, next) = Field.scanKnownMember(base, from: cur.i &+ 1, end: n) {
+                    (field, colonRead) = (known, true)
+                    cur.i = next
+                } else {
+                    var other: Field?
+                    let next = Field.scanPlainName(base, from: cur.i &+ 1, end: n, field: &other)
+                    if next >= 0 { cur.i = next } else { other = try Field.scanNameGeneral(&cur) }
+                    (field, colonRead) = (other, false)
+                }
                 memberCount &+= 1
-                guard memberCount <= limits.maxFields else { throw .tooManyFields(limit: limits.maxFields) }
-                cur.skipWhitespace()
-                try cur.expect(0x3A, "expected ':' after field name")
+                guard memberCount <= maxFields else { throw .tooManyFields(limit: maxFields) }
+                if !colonRead {
+                    cur.skipWhitespace()
+                    try cur.expect(0x3A, "expected ':' after field name")
+                }
                 cur.skipWhitespace()
 
                 if let field {
@@ -107,6 +118,11 @@ public struct EventDecoder: Sendable {
                     try cur.skipValue(depth: 1, maxDepth: depthLimit)
                 }
 
+                // `,"` right after the value, as producers write it: straight on to the next name.
+                if cur.i &+ 2 <= n, base.loadUnaligned(fromByteOffset: cur.i, as: UInt16.self) == UInt16(littleEndian: 0x222C) {
+                    cur.i &+= 1
+                    continue
+                }
                 cur.skipWhitespace()
                 let c = try cur.peek()
                 cur.i &+= 1
@@ -139,6 +155,7 @@ public struct EventDecoder: Sendable {
     func stringValue(_ cur: inout JSONCursor, _ field: Field) throws(DecodeError) -> JSONCursor.StringRange? {
         let c = try cur.peek()
         if c == 0x22 {
+            if let r = cur.shortPlainRange() { return r }
             let r = try cur.scanString()
             if r.escaped { throw .invalidValue(field: field.name, detail: "must not contain escape sequences") }
             return r
@@ -169,7 +186,19 @@ public struct EventDecoder: Sendable {
         return ByteSpan(start: Int32(truncatingIfNeeded: r.start), count: Int32(truncatingIfNeeded: r.count))
     }
 
+    /// `ts`: the usual epoch-milliseconds integer (`JSONCursor.plainInteger`) inline, everything
+    /// else out of line; `anyEventTime` reads the same integer where this answers.
+    @inline(__always)
     func eventTime(_ cur: inout JSONCursor) throws(DecodeError) -> Int64 {
+        if let (v, next) = JSONCursor.plainInteger(cur.base, from: cur.i, end: cur.end), v <= RFC3339.maxEpochMillis {
+            cur.i = next
+            return v
+        }
+        return try anyEventTime(&cur)
+    }
+
+    @inline(never)
+    func anyEventTime(_ cur: inout JSONCursor) throws(DecodeError) -> Int64 {
         let c = try cur.peek()
         if c == 0x22 {
             let r = try cur.scanString()
@@ -197,7 +226,21 @@ public struct EventDecoder: Sendable {
         return v
     }
 
+    /// `amount`: the usual decimal string (`shortAmount`) inline, everything else out of line;
+    /// `anyEventAmount` reads the same amount where this answers. `shortAmount`'s at most 7
+    /// whole digits are far below `Money.maxEventAmount`; zero is left to `anyEventAmount`'s error.
+    @inline(__always)
     func eventAmount(_ cur: inout JSONCursor) throws(DecodeError) -> Money {
+        if cur.i < cur.end, cur.at(cur.i) == 0x22,
+           let (money, next) = EventDecoder.shortAmount(cur.base, from: cur.i &+ 1, end: cur.end), money.units > 0 {
+            cur.i = next
+            return money
+        }
+        return try anyEventAmount(&cur)
+    }
+
+    @inline(never)
+    func anyEventAmount(_ cur: inout JSONCursor) throws(DecodeError) -> Money {
         let c = try cur.peek()
         let parsed: Money?
         if c == 0x22 {
@@ -223,6 +266,39 @@ public struct EventDecoder: Sendable {
         return money
     }
 
+    /// Fast path for the usual amount string: 1–7 whole digits, then optionally '.' and 1–4
+    /// fraction digits, then the closing quote, starting at `s` (just after the opening quote)
+    /// with 16 bytes readable from `s`. Digits and '.' need no string validation, so the quote
+    /// is found by the digit scans themselves, and the digits are read eight at a time
+    /// (`JSONCursor.eightDigits`). Returns the amount and the offset after the closing quote,
+    /// or nil for anything else, which `anyEventAmount` then reads with `scanString` and
+    /// `Money.parseDecimal`; where this answers those give the same amount and cursor
+    /// (FastPathTests.amountFastPath).
+    @inline(__always)
+    static func shortAmount(_ base: UnsafeRawPointer, from s: Int, end: Int) -> (Money, Int)? {
+        guard s &+ 16 <= end else { return nil }
+        let zeros: UInt64 = 0x3030_3030_3030_3030
+        let w0 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s, as: UInt64.self))
+        let whole = JSONCursor.nonDigitBytes(w0).trailingZeroBitCount &>> 3  // 8 when w0 is all digits
+        guard whole >= 1, whole <= 7 else { return nil }
+        // The whole digits moved to the top of a word whose lower bytes are '0's.
+        let units = JSONCursor.eightDigits((w0 &<< UInt64(64 &- 8 &* whole)) | (zeros &>> UInt64(8 &* whole))) &* 10_000
+        switch base.load(fromByteOffset: s &+ whole, as: UInt8.self) {
+        case 0x22: return (Money(units: Int64(units)), s &+ whole &+ 1)
+        case 0x2E: break
+        default: return nil
+        }
+        // Readable: whole + 1 + 8 <= 16.
+        let w1 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s &+ whole &+ 1, as: UInt64.self))
+        let fraction = JSONCursor.nonDigitBytes(w1).trailingZeroBitCount &>> 3
+        let quote = s &+ whole &+ 1 &+ fraction
+        guard fraction >= 1, fraction <= 4, base.load(fromByteOffset: quote, as: UInt8.self) == 0x22 else { return nil }
+        // "0000" + the fraction digits + '0's to four: eightDigits reads ten-thousandths.
+        let digits = (UInt64(1) &<< UInt64(8 &* fraction)) &- 1
+        let tenThousandths = JSONCursor.eightDigits(((w1 & digits) &<< 32) | (zeros & ~(digits &<< 32)))
+        return (Money(units: Int64(units &+ tenThousandths)), quote &+ 1)
+    }
+
     /// Why a decimal string was refused (cold path: only after `Money.parseDecimal` failed).
     static func amountTextProblem(_ text: UnsafeRawBufferPointer) -> StaticString {
         if text.isEmpty { return "must be a plain decimal number such as \"1250.00\"" }
@@ -245,14 +321,26 @@ public struct EventDecoder: Sendable {
         return "exceeds the maximum event amount of 1000000000000"
     }
 
+    /// The short enumerated values (`currency`, `channel`, the kinds) as byte count and packed
+    /// bytes (0 when longer than 8), or nil for `null`: `shortPlainString` inline, which reads
+    /// the usual values, else the general path out of line. Inline so these fields cost no call.
+    @inline(__always)
+    func shortText(_ cur: inout JSONCursor, _ field: Field) throws(DecodeError) -> (count: Int, word: UInt64)? {
+        if let short = cur.shortPlainString() { return short }
+        return try anyShortText(&cur, field)
+    }
+
+    /// `shortText` for what `shortPlainString` leaves: escapes, longer or non-ASCII strings,
+    /// `null`, other types, the end of the input near.
+    @inline(never)
+    func anyShortText(_ cur: inout JSONCursor, _ field: Field) throws(DecodeError) -> (count: Int, word: UInt64)? {
+        guard let r = try stringValue(&cur, field) else { return nil }
+        return (r.count, r.count <= 8 ? packLittleEndian(cur.base, r.start, r.count, limit: cur.end) : 0)
+    }
+
+    @inline(__always)
     func currencyCode(_ cur: inout JSONCursor) throws(DecodeError) -> CurrencyCode {
-        let count: Int, word: UInt64
-        if let short = cur.shortPlainString() {
-            (count, word) = short
-        } else {
-            guard let r = try stringValue(&cur, .currency) else { return .none }
-            (count, word) = (r.count, r.count == 3 ? packLittleEndian(cur.base, r.start, 3, limit: cur.end) : 0)
-        }
+        guard let (count, word) = try shortText(&cur, .currency) else { return .none }
         guard count == 3 else { throw .invalidValue(field: "currency", detail: "must be 3 upper-case ASCII letters (ISO 4217)") }
         let a = UInt8(truncatingIfNeeded: word), b = UInt8(truncatingIfNeeded: word &>> 8), c = UInt8(truncatingIfNeeded: word &>> 16)
         guard a &- 0x41 < 26, b &- 0x41 < 26, c &- 0x41 < 26 else {
@@ -262,15 +350,9 @@ public struct EventDecoder: Sendable {
         return CurrencyCode(packed: UInt32(a) << 16 | UInt32(b) << 8 | UInt32(c))
     }
 
+    @inline(__always)
     func channelValue(_ cur: inout JSONCursor) throws(DecodeError) -> Channel {
-        let count: Int, word: UInt64
-        if let short = cur.shortPlainString() {
-            (count, word) = short
-        } else {
-            guard let r = try stringValue(&cur, .channel) else { return .unknown }
-            guard r.count <= 8 else { return .other }
-            (count, word) = (r.count, packLittleEndian(cur.base, r.start, r.count, limit: cur.end))
-        }
+        guard let (count, word) = try shortText(&cur, .channel) else { return .unknown }
         switch (count, word) {
         case (2, 0x7271): return .qr
         case (3, 0x70_3270): return .p2p
@@ -282,14 +364,9 @@ public struct EventDecoder: Sendable {
         }
     }
 
+    @inline(__always)
     func accountKind(_ cur: inout JSONCursor, _ field: Field) throws(DecodeError) -> AccountKind {
-        let count: Int, word: UInt64
-        if let short = cur.shortPlainString() {
-            (count, word) = short
-        } else {
-            guard let r = try stringValue(&cur, field) else { return .unknown }
-            (count, word) = (r.count, r.count <= 8 ? packLittleEndian(cur.base, r.start, r.count, limit: cur.end) : 0)
-        }
+        guard let (count, word) = try shortText(&cur, field) else { return .unknown }
         switch (count, word) {
         case (8, 0x6C61_6E6F_7372_6570): return .personal
         case (8, 0x746E_6168_6372_656D): return .merchant
@@ -343,7 +420,7 @@ enum Field: UInt8, CaseIterable {
         }
     }
 
-    @inline(__always) var bit: UInt16 { 1 << UInt16(rawValue) }
+    @inline(__always) var bit: UInt16 { 1 &<< UInt16(rawValue) }  // rawValue < 16: no overshift check
     @inline(__always) var isRequired: Bool { rawValue <= Field.amount.rawValue }
 
     /// `lo` holds bytes 0–7 and `hi` bytes 8–15 of the name, little-endian.
@@ -377,31 +454,79 @@ enum Field: UInt8, CaseIterable {
         }
     }
 
-    /// Member names, fast path: a name of at most 15 plain bytes, with 16 bytes readable from `s`
-    /// (just after the opening quote), is found and matched with the two words `scanString`'s
-    /// first steps load anyway (the first special byte, if it is the closing quote, ends the
-    /// name; the name's bytes are those words masked). Returns the offset after the closing
-    /// quote, or -1 for every other name (escapes, control or non-ASCII bytes, longer names, the
-    /// end of the input near), which `scanNameGeneral` takes; the result is the same either way
-    /// (FastPathTests.fieldNameFastPath).
+    /// Member names, fastest path: a known name written plainly and followed at once by the
+    /// colon (`"payer":`, as every producer writes them), with 16 bytes readable from `s` (just
+    /// after the opening quote), is compared as one or two words with the name's bytes plus `":`,
+    /// chosen by its first byte. Returns the field and the offset after the colon, or nil for
+    /// every other name (unknown, escaped, spaced from its colon, the end of the input near),
+    /// which `scanPlainName` and `scanNameGeneral` take; where this answers they read the same
+    /// field and the colon after it (FastPathTests.knownMemberFastPath).
+    @inline(__always)
+    static func scanKnownMember(_ base: UnsafeRawPointer, from s: Int, end: Int) -> (Field, Int)? {
+        guard s &+ 16 <= end else { return nil }
+        let w0 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s, as: UInt64.self))
+        // The bytes after the first 8, as far as the longest names need them.
+        @inline(__always) func w1() -> UInt64 {
+            UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s &+ 8, as: UInt64.self))
+        }
+        let found: Field, length: Int  // length counts the closing quote and the colon
+        switch UInt8(truncatingIfNeeded: w0) {
+        case 0x69:  // i
+            guard w0 & 0xFFFF_FFFF == 0x3A22_6469 else { return nil }  // id":
+            (found, length) = (.id, 4)
+        case 0x74:  // t
+            guard w0 & 0xFFFF_FFFF == 0x3A22_7374 else { return nil }  // ts":
+            (found, length) = (.ts, 4)
+        case 0x71:  // q
+            guard w0 & 0xFFFF_FFFF == 0x3A22_7271 else { return nil }  // qr":
+            (found, length) = (.qr, 4)
+        case 0x70:  // p
+            switch w0 & 0xFF_FFFF_FFFF_FFFF {
+            case 0x3A_2272_6579_6170: (found, length) = (.payer, 7)  // payer":
+            case 0x3A_2265_6579_6170: (found, length) = (.payee, 7)  // payee":
+            default:
+                guard w1() & 0xFFFF_FFFF == 0x3A22_646E else { return nil }  // nd":
+                switch w0 {
+                case 0x696B_5F72_6579_6170: (found, length) = (.payerKind, 12)  // payer_ki
+                case 0x696B_5F65_6579_6170: (found, length) = (.payeeKind, 12)  // payee_ki
+                default: return nil
+                }
+            }
+        case 0x61:  // a
+            guard w0 == 0x3A22_746E_756F_6D61 else { return nil }  // amount":
+            (found, length) = (.amount, 8)
+        case 0x63:  // c
+            switch w0 {
+            case 0x7963_6E65_7272_7563:  // currency
+                guard w1() & 0xFFFF == 0x3A22 else { return nil }  // ":
+                (found, length) = (.currency, 10)
+            case 0x226C_656E_6E61_6863:  // channel"
+                guard UInt8(truncatingIfNeeded: w1()) == 0x3A else { return nil }  // :
+                (found, length) = (.channel, 9)
+            default: return nil
+            }
+        default: return nil
+        }
+        return (found, s &+ length)
+    }
+
+    /// Member names `scanKnownMember` leaves, fast path: a name of at most 15 plain bytes, with
+    /// 16 bytes readable from `s` (just after the opening quote), is found by
+    /// `JSONCursor.shortPlainStringEnd` and matched with its two words masked. Returns the
+    /// offset after the closing quote, or -1 for every other name (escapes, control or non-ASCII
+    /// bytes, longer names, the end of the input near), which `scanNameGeneral` takes; the
+    /// result is the same either way (FastPathTests.fieldNameFastPath).
     @inline(__always)
     static func scanPlainName(_ base: UnsafeRawPointer, from s: Int, end: Int, field: inout Field?) -> Int {
-        guard s &+ 16 <= end else { return -1 }
+        let q = JSONCursor.shortPlainStringEnd(base, from: s, end: end)
+        guard q >= 0 else { return -1 }
+        let k = q &- s
         let w0 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s, as: UInt64.self))
-        let special0 = JSONCursor.specialBytes(w0)
-        if special0 != 0 {
-            let k = special0.trailingZeroBitCount &>> 3
-            guard base.load(fromByteOffset: s &+ k, as: UInt8.self) == 0x22 else { return -1 }
-            field = match(length: k, lo: JSONCursor.lowBytes(w0, k), hi: 0)
-            return s &+ k &+ 1
-        }
         let w1 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s &+ 8, as: UInt64.self))
-        let special1 = JSONCursor.specialBytes(w1)
-        guard special1 != 0 else { return -1 }
-        let k = special1.trailingZeroBitCount &>> 3
-        guard base.load(fromByteOffset: s &+ 8 &+ k, as: UInt8.self) == 0x22 else { return -1 }
-        field = match(length: 8 &+ k, lo: w0, hi: JSONCursor.lowBytes(w1, k))
-        return s &+ 8 &+ k &+ 1
+        field = k <= 8
+            ? match(length: k, lo: JSONCursor.lowBytes(w0, k), hi: 0)
+            : match(length: k, lo: w0, hi: JSONCursor.lowBytes(w1, k &- 8))
+        return q &+ 1
     }
 
     /// Member names `scanPlainName` leaves: scanned as any string, then matched (out of line:

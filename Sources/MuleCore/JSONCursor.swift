@@ -119,7 +119,7 @@ struct JSONCursor {
     /// or non-ASCII byte) whose opening quote is at the cursor, with 9 bytes readable after the
     /// quote. Moves the cursor past the closing quote and returns the byte count and the bytes as
     /// one little-endian word (as `packLittleEndian` packs them); nil, cursor unmoved, for
-    /// anything else, which `scanString` then reads (FastPathTests.shortStringFastPath).
+    /// anything else, which `scanString` then reads (FastPathTests.shortStringFastPaths).
     @inline(__always) mutating func shortPlainString() -> (count: Int, word: UInt64)? {
         let s = i &+ 1
         guard s &+ 9 <= end, at(i) == 0x22 else { return nil }
@@ -134,6 +134,37 @@ struct JSONCursor {
         guard at(s &+ k) == 0x22 else { return nil }
         i = s &+ k &+ 1
         return (k, JSONCursor.lowBytes(w, k))
+    }
+
+    /// The offset of the closing quote of a string of at most 15 plain bytes (no escape, control
+    /// or non-ASCII byte) whose first byte is at `s`, just after the opening quote, with 16 bytes
+    /// readable from `s`; -1 for anything else. Two word loads and no loop: the first special
+    /// byte, if it is a quote, ends the string.
+    @inline(__always) static func shortPlainStringEnd(_ base: UnsafeRawPointer, from s: Int, end: Int) -> Int {
+        guard s &+ 16 <= end else { return -1 }
+        let special0 = specialBytes(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s, as: UInt64.self)))
+        let special1 = specialBytes(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: s &+ 8, as: UInt64.self)))
+        let q: Int
+        if special0 != 0 {
+            q = s &+ (special0.trailingZeroBitCount &>> 3)
+        } else if special1 != 0 {
+            q = s &+ 8 &+ (special1.trailingZeroBitCount &>> 3)
+        } else {
+            return -1
+        }
+        return base.load(fromByteOffset: q, as: UInt8.self) == 0x22 ? q : -1
+    }
+
+    /// Fast path for string values such as ids: the string whose opening quote is at the cursor,
+    /// if `shortPlainStringEnd` finds its end. Moves the cursor past the closing quote; nil,
+    /// cursor unmoved, for anything else, which `scanString` then reads to the same range and
+    /// cursor (FastPathTests.shortStringFastPaths).
+    @inline(__always) mutating func shortPlainRange() -> StringRange? {
+        let s = i &+ 1
+        let q = JSONCursor.shortPlainStringEnd(base, from: s, end: end)
+        guard q >= 0 else { return nil }
+        i = q &+ 1
+        return StringRange(start: s, end: q, escaped: false)
     }
 
     /// One multi-byte UTF-8 sequence at the cursor (Unicode 15, table 3-7).
@@ -301,8 +332,16 @@ struct JSONCursor {
         // The k digits moved to the top of a word whose lower bytes are '0's.
         let shift = UInt64(64 &- 8 &* k)
         let low = eightDigits((w1 &<< shift) | (0x3030_3030_3030_3030 &>> UInt64(8 &* k)))
-        var scale: UInt64 = 1
-        for _ in 0..<k { scale &*= 10 }
+        let scale: UInt64  // 10^k as a table, not a loop
+        switch k {
+        case 1: scale = 10
+        case 2: scale = 100
+        case 3: scale = 1_000
+        case 4: scale = 10_000
+        case 5: scale = 100_000
+        case 6: scale = 1_000_000
+        default: scale = 10_000_000
+        }
         return (Int64(high &* scale &+ low), s &+ 8 &+ k)
     }
 

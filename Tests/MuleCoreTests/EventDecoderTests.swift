@@ -877,25 +877,35 @@ struct FastPathTests {
         return out
     }
 
-    /// `Field.scanPlainName`, the word-at-a-time fast path, against the general scan it short-cuts
-    /// (`scanString` + `match`/`matchEscaped`): same field, same cursor, same error, for names of
-    /// every length up to 20 (known names, near misses, escapes, control and non-ASCII bytes at
-    /// each position) and with 0…20 bytes after the closing quote (the fast path needs 16).
-    @Test func fieldNameFastPath() {
+    /// Every known field name, and near misses of each: one byte flipped (to another letter,
+    /// upper case, non-ASCII), its prefixes, one byte written as a `\u` escape, one byte more,
+    /// and the name twice.
+    func knownNamesAndNearMisses() -> [[UInt8]] {
         var names: [[UInt8]] = []
         for f in Field.allCases {
             let name = Array(f.name.description.utf8)
             names.append(name)
             for k in name.indices {
-                var near = name
-                near[k] ^= 0x01
-                names.append(near)
+                for flip: UInt8 in [0x01, 0x20, 0x80] {
+                    var near = name
+                    near[k] ^= flip
+                    names.append(near)
+                }
                 names.append(Array(name[..<k]))
                 names.append(Array(name[..<k]) + [0x5C, 0x75, 0x30, 0x30, 0x36, 0x31] + Array(name[(k + 1)...]))  // \u0061
             }
             names.append(name + [0x5F])
+            names.append(name + name)
         }
-        names += stringsWithOddBytes(upTo: 20, [[0x0A], [0xC3, 0xA9], [0xFF], [0x5C, 0x6E], [0x5C, 0x78]])
+        return names
+    }
+
+    /// `Field.scanPlainName`, the word-at-a-time fast path, against the general scan it short-cuts
+    /// (`scanString` + `match`/`matchEscaped`): same field, same cursor, same error, for names of
+    /// every length up to 20 (known names, near misses, escapes, control and non-ASCII bytes at
+    /// each position) and with 0…20 bytes after the closing quote (the fast path needs 16).
+    @Test func fieldNameFastPath() {
+        let names = knownNamesAndNearMisses() + stringsWithOddBytes(upTo: 20, [[0x0A], [0xC3, 0xA9], [0xFF], [0x5C, 0x6E], [0x5C, 0x78]])
         for name in names {
             for tail in 0...20 {
                 let bytes: [UInt8] = [0x22] + name + [0x22] + Array(repeating: 0x3A, count: tail)
@@ -916,29 +926,108 @@ struct FastPathTests {
         }
     }
 
-    /// `JSONCursor.shortPlainString` against `scanString` + `packLittleEndian`.
-    @Test func shortStringFastPath() {
-        let strings = stringsWithOddBytes(upTo: 10, [[0x09], [0xC3, 0xA9], [0x80], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31]])
-        for string in strings {
-            for tail in 0...10 {
+    /// `Field.scanKnownMember`, the known-name-and-colon fast path, against the general path it
+    /// short-cuts (`scanNameGeneral`, then whitespace and the colon): same field, same cursor,
+    /// for every known name, near misses, prefixes, escapes and names spaced from their colon,
+    /// with 0…20 bytes after the colon; and it must answer for every known name written plainly.
+    @Test func knownMemberFastPath() {
+        let names = knownNamesAndNearMisses() + stringsWithOddBytes(upTo: 12, [[0x0A], [0xC3, 0xA9], [0x5C, 0x6E]])
+        for name in names {
+            for separator: [UInt8] in [[0x22, 0x3A], [0x22, 0x20, 0x3A], [0x22, 0x2C], [0x22], [0x3A], [0x22, 0x22]] {
+                for tail in 0...20 {
+                    let bytes: [UInt8] = [0x22] + name + separator + Array(repeating: 0x31, count: tail)
+                    bytes.withUnsafeBytes { raw in
+                        var slow = JSONCursor(base: raw.baseAddress!, count: raw.count)
+                        let known = Field.scanKnownMember(slow.base, from: 1, end: slow.end)
+                        let general = Result { () throws(DecodeError) -> Field? in
+                            let f = try Field.scanNameGeneral(&slow)
+                            slow.skipWhitespace()
+                            try slow.expect(0x3A, "expected ':' after field name")
+                            return f
+                        }
+                        if let (field, next) = known {
+                            #expect(general == .success(field), "name \(name) separator \(separator) tail \(tail)")
+                            #expect(next == slow.i, "name \(name) separator \(separator) tail \(tail)")
+                        } else {
+                            // Only what the fast path leaves to the others may fall back.
+                            let plainKnown = Field.allCases.contains { Array($0.name.description.utf8) == name }
+                            #expect(!plainKnown || separator != [0x22, 0x3A] || bytes.count < 17, "name \(name) tail \(tail)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `EventDecoder.shortAmount` against `scanString` + `Money.parseDecimal`: same amount, same
+    /// cursor, for decimal strings with 0…9 whole and 0…6 fraction digits, near misses (signs,
+    /// exponents, doubled dots, spaces, escapes) and 0…16 bytes after the closing quote.
+    @Test func amountFastPath() {
+        var texts: [String] = ["", ".", "5.", ".5", "1..2", "1.2.3", "-1", "+1", "1e3", "1E3", "1 ", " 1", "1\\u0030", "١", "1a", "0x1"]
+        for whole in 0...9 {
+            for fraction in -1...6 {
+                let w = String((0..<whole).map { Character(String(($0 * 7 + 1) % 10)) })
+                let f = fraction < 0 ? "" : "." + String((0..<max(fraction, 0)).map { Character(String(($0 * 3 + 5) % 10)) })
+                texts.append(w + f)
+                texts.append(String(repeating: "0", count: whole) + f)
+                texts.append(String(repeating: "9", count: whole) + String(f.map { $0 == "5" ? "9" : $0 }))
+            }
+        }
+        for text in texts {
+            for tail in 0...16 {
+                let bytes: [UInt8] = Array(text.utf8) + [0x22] + Array(repeating: 0x7D, count: tail)
+                bytes.withUnsafeBytes { raw in
+                    guard let (money, next) = EventDecoder.shortAmount(raw.baseAddress!, from: 0, end: raw.count) else {
+                        // Only what the fast path cannot see may fall back.
+                        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+                        let usual = text.allSatisfy { $0 == "." || $0.isASCII && $0.isNumber } && parts.count <= 2
+                            && (1...7).contains(parts[0].count) && (parts.count == 1 || (1...4).contains(parts[1].count))
+                        #expect(!usual || raw.count < 16, "\(text) tail \(tail)")
+                        return
+                    }
+                    // The general path: the string from its opening quote, then the parser.
+                    let quoted: [UInt8] = [0x22] + bytes
+                    quoted.withUnsafeBytes { q in
+                        var cur = JSONCursor(base: q.baseAddress!, count: q.count)
+                        let general = Result { () throws(DecodeError) -> JSONCursor.StringRange in try cur.scanString() }
+                        guard case .success(let r) = general, !r.escaped else {
+                            Issue.record("fast path read \(text), scanString refused it")
+                            return
+                        }
+                        #expect(Money.parseDecimal(UnsafeRawBufferPointer(start: q.baseAddress! + r.start, count: r.count)) == money, "\(text)")
+                        #expect(cur.i == next + 1, "\(text) tail \(tail)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// `JSONCursor.shortPlainString` (at most 8 bytes, packed) and `shortPlainRange` (at most 15)
+    /// against `scanString` (+ `packLittleEndian`): same bytes, same cursor, for strings of every
+    /// length up to 20 with odd bytes at each position and 0…20 bytes after the closing quote.
+    @Test func shortStringFastPaths() {
+        let odd: [[UInt8]] = [[0x09], [0x1F], [0xC3, 0xA9], [0x80], [0xFF], [0x5C, 0x6E], [0x5C, 0x78], [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31], [0x22]]
+        for string in stringsWithOddBytes(upTo: 20, odd) {
+            let plain = !string.contains { $0 < 0x20 || $0 >= 0x80 || $0 == 0x5C || $0 == 0x22 }
+            for tail in 0...20 {
                 let bytes: [UInt8] = [0x22] + string + [0x22] + Array(repeating: 0x7D, count: tail)
                 bytes.withUnsafeBytes { raw in
-                    var fast = JSONCursor(base: raw.baseAddress!, count: raw.count)
-                    var slow = fast
-                    guard let (count, word) = fast.shortPlainString() else {
-                        #expect(fast.i == 0)
+                    let start = JSONCursor(base: raw.baseAddress!, count: raw.count)
+                    var slow = start, short = start, ranged = start
+                    let general = try? slow.scanString()
+                    if let (count, word) = short.shortPlainString() {
+                        #expect(general?.escaped == false && general?.count == count && slow.i == short.i, "\(string) tail \(tail)")
+                        #expect(general.map { packLittleEndian(slow.base, $0.start, $0.count, limit: slow.end) } == word, "\(string) tail \(tail)")
+                    } else {
                         // Only what the fast path cannot see may fall back.
-                        #expect(string.count + tail < 8 || string.count > 8 || string.contains { $0 < 0x20 || $0 >= 0x80 || $0 == 0x5C },
+                        #expect(short.i == 0 && (!plain || string.count > 8 || string.count + tail < 8), "\(string) tail \(tail)")
+                    }
+                    if let range = ranged.shortPlainRange() {
+                        #expect(general?.escaped == false && general?.start == range.start && general?.end == range.end && slow.i == ranged.i,
                                 "\(string) tail \(tail)")
-                        return
+                    } else {
+                        #expect(ranged.i == 0 && (!plain || string.count > 15 || string.count + tail < 15), "\(string) tail \(tail)")
                     }
-                    let r = Result { () throws(DecodeError) -> JSONCursor.StringRange in try slow.scanString() }
-                    guard case .success(let range) = r else {
-                        Issue.record("fast path read \(string), scanString refused it")
-                        return
-                    }
-                    #expect(!range.escaped && range.count == count && slow.i == fast.i, "\(string) tail \(tail)")
-                    #expect(packLittleEndian(slow.base, range.start, range.count, limit: slow.end) == word, "\(string) tail \(tail)")
                 }
             }
         }
