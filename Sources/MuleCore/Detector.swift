@@ -722,6 +722,8 @@ public struct Detector: Sendable {
 
     @usableFromInline
     mutating func evaluate(account: Int32, at t: Int64, credit: Bool, chainRulesOnly: Bool = false) {
+        // No rules (state update alone): nothing to reset either.
+        if plans.isEmpty { return }
         for r in 0..<plans.count {
             // Trigger first: the plan is copied out only for the rules this leg triggers.
             if credit ? !plans[r].onCredit : !plans[r].onDebit { continue }
@@ -732,17 +734,27 @@ public struct Detector: Sendable {
                lastHop(of: account, depth: plans[r].readsChainDepth, payers: plans[r].readsChainPayers) < t &- plans[r].windowMillis {
                 continue
             }
-            let plan = plans[r]
-            let from = t &- plan.windowMillis
+            let from = t &- plans[r].windowMillis
             let ring = states[Int(account)].legs
+            var tally: WindowTally?
+            if !plans[r].chainOnly {
+                if ring.count < plans[r].needs.legs { continue }
+                // Counted into registers before the plan is copied out or the scan written:
+                // most windows fail the needs and stop here.
+                let credits = plans[r].creditBits, debits = plans[r].debitBits
+                let counted = legs.storage.withUnsafeBufferPointer {
+                    WindowTally(counting: $0, ring: ring, from: from, credits: credits, debits: debits)
+                }
+                guard counted.meets(plans[r].needs) else { continue }
+                tally = counted
+            }
+            let plan = plans[r]
             // -1 until needed: a rule reading chain metrics only looks at the legs when the
             // account took part in a hop within its window (most never do).
             var start = -1
-            if !plan.chainOnly {
-                if ring.count < plan.needs.legs { continue }
-                guard scan.run(pool: legs, ring: ring, from: from, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
-                else { continue }
-                start = scan.start
+            if let tally {
+                _ = scan.run(pool: legs, ring: ring, tally: tally, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+                start = tally.start
             }
             if plan.needsChain {
                 chainMetrics(account: account, ring: ring, from: from, start: &start,
