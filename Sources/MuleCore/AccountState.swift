@@ -138,6 +138,14 @@ struct LegPool: Sendable {
 
     @usableFromInline
     mutating func grow(_ ring: inout LegRing, minimum: Int) {
+        // An account's first leg (most grows: accounts come and go): a chunk of 4, nothing to
+        // move or give back.
+        if ring.capacityLog2 == 0 && ring.legCount == 0 && minimum <= 4 {
+            ring.base = Int32(allocate(4))
+            ring.head = 0
+            ring.capacityLog2 = 2
+            return
+        }
         var cap = max(4, Int(ring.capacity) * 2)
         while cap < minimum { cap <<= 1 }
         let base = allocate(cap)

@@ -282,22 +282,35 @@ extension Detector {
         guard last >= from else { return }
         if start < 0 { start = legs.firstIndex(ring, atOrAfter: from) }
         guard start < ring.count, last >= legs[ring, start].ts else { return }
-        var depth = 0
-        chainMatched.removeAll(keepingCapacity: true)
-        for i in start..<ring.count {
-            let leg = legs[ring, i]
-            // A hop raises its sender's `any` and (mule-style) its receiver's `muleIn` to the
-            // transfer's time, and the legs are in time order: none after `last` is one we count.
-            if leg.ts > last { break }
-            if leg.isCredit ? !wantPayers : !wantDepth { continue }
-            guard let (_, h) = hops.hop(forTransfer: leg.txHandle) else { continue }
-            if !leg.isCredit && h.from == account { depth = max(depth, Int(h.depth)) }
-            if leg.isCredit && h.to == account && h.muleStyle && !chainMatched.contains(h.from) {
-                chainMatched.append(h.from)
+        // Through a pointer into the pool and lent copies of the hop store and the scratch
+        // array (a few retains per call): a mule account walks tens of legs here per evaluation,
+        // most of them hops, and a subscript per leg cost bounds and uniqueness checks.
+        var matched = chainMatched
+        chainMatched = []
+        matched.removeAll(keepingCapacity: true)
+        let hops = self.hops
+        let first = start
+        let depth = legs.storage.withUnsafeBufferPointer { pool in
+            var depth = 0
+            var i = first
+            while i < ring.count {
+                let leg = pool[ring.slot(i)]
+                i &+= 1
+                // A hop raises its sender's `any` and (mule-style) its receiver's `muleIn` to the
+                // transfer's time, and the legs are in time order: none after `last` is one we count.
+                if leg.ts > last { break }
+                if leg.isCredit ? !wantPayers : !wantDepth { continue }
+                guard let (_, h) = hops.hop(forTransfer: leg.txHandle) else { continue }
+                if !leg.isCredit && h.from == account { depth = max(depth, Int(h.depth)) }
+                if leg.isCredit && h.to == account && h.muleStyle && !matched.contains(h.from) {
+                    matched.append(h.from)
+                }
             }
+            return depth
         }
         scan.chainDepth = depth
-        scan.chainPayers = chainMatched.count
+        scan.chainPayers = matched.count
+        chainMatched = matched
     }
 
     /// Latest time the account made a hop (`depth`) or received a mule-style one (`payers`):

@@ -17,6 +17,7 @@ extension Detector {
         signals.removeAll()
         program = ConditionProgram()
         for rule in newRules { plans.append(RulePlan(rule, program: &program, signals: &signals)) }
+        indexTriggers()
         longestWindow = newRules.map(\.windowMillis).max() ?? 0
         ruleSet = ruleSetHash(newRules)
     }

@@ -205,6 +205,10 @@ public struct Detector: Sendable {
     public let config: DetectorConfig
     @usableFromInline var rules: [Rule]
     @usableFromInline var plans = ContiguousArray<RulePlan>()
+    /// Indices into `plans`, in rule order: the rules a credit leg triggers (the first
+    /// `creditTriggered`), then those a debit leg triggers. See `indexTriggers`.
+    @usableFromInline var triggered = ContiguousArray<UInt16>()
+    @usableFromInline var creditTriggered = 0
     @usableFromInline var signals = ContiguousArray<SignalPlan>()
     @usableFromInline var program = ConditionProgram()
     @usableFromInline var longestWindow: Int64
@@ -276,6 +280,7 @@ public struct Detector: Sendable {
         self.dedup = DedupIndex(maxEntries: config.maxDedupEntries)
         self.gangs = GangIndex(horizonMillis: config.chains.gangHorizonMillis)
         reserveConfiguredCapacity()
+        indexTriggers()
     }
 
     /// The loaded rules, in evaluation order.
@@ -720,11 +725,27 @@ public struct Detector: Sendable {
         Detector.lruTouch(account, in: st, &ends)
     }
 
-    @usableFromInline
+    /// Lists the rules each side of a leg triggers (`triggered`), after `plans` changed.
+    mutating func indexTriggers() {
+        let onCredit = plans.indices.filter { plans[$0].onCredit }, onDebit = plans.indices.filter { plans[$0].onDebit }
+        triggered = ContiguousArray((onCredit + onDebit).map { UInt16($0) })
+        creditTriggered = onCredit.count
+    }
+
+    /// Evaluates the rules a `credit` (else debit) leg of `account` at `t` triggers.
+    @inlinable @inline(__always)
     mutating func evaluate(account: Int32, at t: Int64, credit: Bool, chainRulesOnly: Bool = false) {
-        for r in 0..<plans.count {
-            // Trigger first: the plan is copied out only for the rules this leg triggers.
-            if credit ? !plans[r].onCredit : !plans[r].onDebit { continue }
+        let rules = credit ? 0..<creditTriggered : creditTriggered..<triggered.count
+        // None (no rules at all: state update alone): not even a call.
+        if rules.isEmpty { return }
+        evaluate(account: account, at: t, rules: rules, chainRulesOnly: chainRulesOnly)
+    }
+
+    /// `evaluate` over `triggered[rules]`: only the rules the leg triggers are looked at.
+    @usableFromInline
+    mutating func evaluate(account: Int32, at t: Int64, rules triggeredRules: Range<Int>, chainRulesOnly: Bool) {
+        for k in triggeredRules {
+            let r = Int(triggered[k])
             if chainRulesOnly && !plans[r].needsChain { continue }
             // A chain-only rule that cannot hold without hops is decided by the account's last
             // hop time alone when it took part in none within the window (nearly always).
@@ -732,17 +753,27 @@ public struct Detector: Sendable {
                lastHop(of: account, depth: plans[r].readsChainDepth, payers: plans[r].readsChainPayers) < t &- plans[r].windowMillis {
                 continue
             }
-            let plan = plans[r]
-            let from = t &- plan.windowMillis
+            let from = t &- plans[r].windowMillis
             let ring = states[Int(account)].legs
+            var tally: WindowTally?
+            if !plans[r].chainOnly {
+                if ring.count < plans[r].needs.legs { continue }
+                // Counted into registers before the plan is copied out or the scan written:
+                // most windows fail the needs and stop here.
+                let credits = plans[r].creditBits, debits = plans[r].debitBits
+                let counted = legs.storage.withUnsafeBufferPointer {
+                    WindowTally(counting: $0, ring: ring, from: from, credits: credits, debits: debits)
+                }
+                guard counted.meets(plans[r].needs) else { continue }
+                tally = counted
+            }
+            let plan = plans[r]
             // -1 until needed: a rule reading chain metrics only looks at the legs when the
             // account took part in a hop within its window (most never do).
             var start = -1
-            if !plan.chainOnly {
-                if ring.count < plan.needs.legs { continue }
-                guard scan.run(pool: legs, ring: ring, from: from, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
-                else { continue }
-                start = scan.start
+            if let tally {
+                _ = scan.run(pool: legs, ring: ring, tally: tally, rule: plan, now: t, firstSeen: states[Int(account)].firstSeen)
+                start = tally.start
             }
             if plan.needsChain {
                 chainMetrics(account: account, ring: ring, from: from, start: &start,

@@ -50,8 +50,12 @@ struct HopStore: Sendable {
     }
 
     func hop(_ seq: UInt64) -> Hop? {
-        guard seq != Hop.none, seq >= base + UInt64(front), seq < base + UInt64(hops.count) else { return nil }
-        return hops[Int(seq - base)]
+        // One unsigned comparison for both ends (`Hop.none` lands above them as well):
+        // looked up for nearly every leg of a mule account's window.
+        let i = seq &- base
+        guard seq != Hop.none, i &- UInt64(truncatingIfNeeded: front) < UInt64(truncatingIfNeeded: hops.count &- front)
+        else { return nil }
+        return hops[Int(truncatingIfNeeded: i)]
     }
 
     /// The hop made by the transfer with this id handle, if it was one and is still remembered.

@@ -101,6 +101,17 @@ struct WindowScan: Sendable {
     /// before it, up to the longest rule's window, are never read).
     @usableFromInline
     mutating func run(pool: LegPool, ring: LegRing, from: Int64, rule: RulePlan, now: Int64, firstSeen: Int64) -> Bool {
+        let tally = pool.storage.withUnsafeBufferPointer {
+            WindowTally(counting: $0, ring: ring, from: from, credits: rule.creditBits, debits: rule.debitBits)
+        }
+        return run(pool: pool, ring: ring, tally: tally, rule: rule, now: now, firstSeen: firstSeen)
+    }
+
+    /// `run` with the counting pass already made (`tally`, for the same ring, window and
+    /// filters): the detector counts first and comes here only when `rule.needs` are met, so a
+    /// rejected window writes nothing into the scan.
+    @usableFromInline
+    mutating func run(pool: LegPool, ring: LegRing, tally: WindowTally, rule: RulePlan, now: Int64, firstSeen: Int64) -> Bool {
         self.now = now
         self.firstSeen = firstSeen
         credits = rule.creditBits
@@ -110,36 +121,13 @@ struct WindowScan: Sendable {
         matchingDone = !rule.needsMatching
         collectDwell = rule.needsDwell
         dwellDone = !rule.needsDwell
-        let credits = self.credits
-        let debits = self.debits
-        var inCount = 0, outCount = 0
-        var inAmount: Int64 = 0, outAmount: Int64 = 0
-        var signs: Int64 = 0
-        start = pool.storage.withUnsafeBufferPointer { buf in
-            var i = ring.count
-            while i > 0 {
-                let leg = buf[ring.slot(i &- 1)]
-                if leg.ts < from { break }
-                i &-= 1
-                signs |= leg.amount
-                if leg.isCredit {
-                    guard credits.accepts(leg) else { continue }
-                    inCount &+= 1
-                    inAmount &+= leg.amount
-                } else {
-                    guard debits.accepts(leg) else { continue }
-                    outCount &+= 1
-                    outAmount &+= leg.amount
-                }
-            }
-            return i
-        }
-        amountsPositive = signs >= 0
-        self.inCount = inCount
-        self.inAmount = inAmount
-        self.outCount = outCount
-        self.outAmount = outAmount
-        guard rule.needs.met(credits: inCount, debits: outCount, inUnits: inAmount) else {
+        start = tally.start
+        amountsPositive = tally.amountsPositive
+        inCount = tally.inCount
+        inAmount = tally.inAmount
+        outCount = tally.outCount
+        outAmount = tally.outAmount
+        guard tally.meets(rule.needs) else {
             matchingDone = true
             dwellDone = true
             return false
@@ -420,6 +408,57 @@ struct WindowScan: Sendable {
             let v = value(op.slot, burstWidth: op.burstWidth)
             return !v.isNaN && !(v < op.min) && !(v > op.max)
         }
+    }
+}
+
+/// The counting pass of a window scan: the rule's filtered credits and debits in `[from, …]`
+/// and their totals, and where the window starts. It walks back from the newest leg and stops
+/// at the first leg before `from`, so it finds the start on the way and never reads older legs.
+/// A plain value computed into registers: most windows are rejected on it alone (`meets`).
+@usableFromInline
+struct WindowTally: Sendable {
+    /// Index in the ring of the window's first leg.
+    @usableFromInline var start: Int
+    @usableFromInline var inCount: Int
+    @usableFromInline var inAmount: Int64
+    @usableFromInline var outCount: Int
+    @usableFromInline var outAmount: Int64
+    /// No amount in the window is negative (see `WindowScan.amountsPositive`).
+    @usableFromInline var amountsPositive: Bool
+
+    @inlinable @inline(__always)
+    init(counting buf: UnsafeBufferPointer<Leg>, ring: LegRing, from: Int64, credits: LegFilterBits, debits: LegFilterBits) {
+        var inCount = 0, outCount = 0
+        var inAmount: Int64 = 0, outAmount: Int64 = 0
+        var signs: Int64 = 0
+        var i = ring.count
+        while i > 0 {
+            let leg = buf[ring.slot(i &- 1)]
+            if leg.ts < from { break }
+            i &-= 1
+            signs |= leg.amount
+            if leg.isCredit {
+                guard credits.accepts(leg) else { continue }
+                inCount &+= 1
+                inAmount &+= leg.amount
+            } else {
+                guard debits.accepts(leg) else { continue }
+                outCount &+= 1
+                outAmount &+= leg.amount
+            }
+        }
+        self.start = i
+        self.inCount = inCount
+        self.inAmount = inAmount
+        self.outCount = outCount
+        self.outAmount = outAmount
+        self.amountsPositive = signs >= 0
+    }
+
+    /// Whether the window meets a rule's needs (false: its conditions cannot hold).
+    @inlinable @inline(__always)
+    func meets(_ needs: WindowNeeds) -> Bool {
+        needs.met(credits: inCount, debits: outCount, inUnits: inAmount)
     }
 }
 

@@ -210,6 +210,37 @@ import Testing
         }
     }
 
+    /// `HopStore.hop(_:)` answers exactly for the sequence numbers still remembered: not for
+    /// expired ones (before and after the store drops its expired front), not past the newest,
+    /// not for `Hop.none`; and `hop(forTransfer:)` finds the hops the transfers made.
+    @Test func hopStoreAnswersExactlyTheRememberedHops() {
+        var rng = SeededRandom(state: 11)
+        var store = HopStore()
+        var added: [Hop] = []
+        var cutoff: Int64 = 0
+        for step in 0..<6_000 {
+            let h = Hop(from: Int32(step % 97), to: Int32(step % 89), ts: Int64(step) * 10, amount: 1, delayMillis: 0,
+                        retained: 0, depth: 1, muleStyle: step % 3 == 0, parent: Hop.none, txHandle: UInt64(step))
+            #expect(store.add(h) == UInt64(added.count))
+            added.append(h)
+            if Int.random(in: 0..<50, using: &rng) == 0 {
+                cutoff = max(cutoff, Int64(step) * 10 - Int64.random(in: 0...8_000, using: &rng))
+                store.expire(before: cutoff)
+            }
+            if step % 500 == 499 || step == 5_999 {
+                for seq in 0..<(added.count + 3) {
+                    let kept = seq < added.count && added[seq].ts >= cutoff
+                    #expect(store.hop(UInt64(seq)) == (kept ? added[seq] : nil), "seq \(seq) at step \(step)")
+                    if seq < added.count {
+                        #expect(store.hop(forTransfer: UInt64(seq))?.hop == (kept ? added[seq] : nil))
+                    }
+                }
+                #expect(store.hop(Hop.none) == nil)
+            }
+        }
+        #expect(store.base > 0, "the expired front was dropped at least once")
+    }
+
     @Test func intMapAgreesWithADictionaryUnderRandomSetAndRemove() {
         for seed: UInt64 in 1...8 {
             var rng = SeededRandom(state: seed)

@@ -83,6 +83,33 @@ import Testing
         #expect(t.held > t.runs / 20)
     }
 
+    /// The detector counts a window with `WindowTally` alone and runs the scan only when the
+    /// needs are met: the tally must count exactly what a forward pass over the window's legs
+    /// with the rule's filters counts, and find the window's first leg, in rings that wrapped
+    /// (head not at 0) and rings with legs older than the window.
+    @Test func tallyCountsTheWindowExactly() {
+        for seed in 0..<2_000 as Range<UInt64> {
+            var g = StreamGenerator(seed: seed)
+            let now: Int64 = 1_764_000_000_000
+            let credits = LegFilterBits(g.filter()), debits = LegFilterBits(g.filter())
+            var pool = LegPool()
+            var ring = LegRing()
+            for leg in Self.window(&g, at: now) { _ = pool.append(leg, to: &ring, cap: g.pick([4, 8, 64])) }
+            let from = now - g.int64(0...7_200_000)
+            let tally = pool.storage.withUnsafeBufferPointer {
+                WindowTally(counting: $0, ring: ring, from: from, credits: credits, debits: debits)
+            }
+            let start = pool.firstIndex(ring, atOrAfter: from)
+            let window = (start..<ring.count).map { pool[ring, $0] }
+            let inLegs = window.filter { $0.isCredit && credits.accepts($0) }
+            let outLegs = window.filter { !$0.isCredit && debits.accepts($0) }
+            #expect(tally.start == start, "seed \(seed)")
+            #expect(tally.inCount == inLegs.count && tally.inAmount == inLegs.reduce(0) { $0 + $1.amount }, "seed \(seed)")
+            #expect(tally.outCount == outLegs.count && tally.outAmount == outLegs.reduce(0) { $0 + $1.amount }, "seed \(seed)")
+            #expect(tally.amountsPositive == window.allSatisfy { $0.amount >= 0 }, "seed \(seed)")
+        }
+    }
+
     @Test func needsFollowTheConditionTree() {
         let payers5 = Condition.metric(.distinctPayers, Bound(min: 5))
         let in2000 = Condition.metric(.inAmount, Bound(min: 2000))
