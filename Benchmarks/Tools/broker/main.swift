@@ -193,6 +193,7 @@ func latency(_ arguments: [String]) throws {
     print("produced \(r.produced) events; engine consumed \(r.engine.consumed), dead-lettered \(r.engine.deadLettered), "
           + "late \(r.engine.detector.lateDropped); alerts received \(r.alertsReceived) (\(r.unmatchedAlerts) without a trigger found)")
     print("producer worst lag behind schedule: \(String(format: "%.2f", Double(r.maxProducerLagMicros) / 1000)) ms")
+    print("engine commits: \(r.engine.commits) (\(r.engine.commitsOverdue) overdue, synchronous; \(r.engine.commitsDeferred) deferred)")
     let sched = r.engineSchedule
     print("engine thread: on CPU \(String(format: "%.2f", sched.onCPU)) s (\(String(format: "%.2f", sched.onCPU * 1e6 / Double(max(1, r.engine.consumed)))) µs per event), "
           + "runnable but waiting for a CPU \(String(format: "%.2f", sched.runnable)) s (group join included)")
