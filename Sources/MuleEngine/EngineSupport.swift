@@ -63,25 +63,36 @@ extension AlertDigest {
 /// event handling stopped, once per 30 s run).
 struct CommitFence {
     /// Offsets waiting to go, or empty.
-    private(set) var offsets: [TopicPartitionOffset] = []
+    private var offsets: [TopicPartitionOffset] = []
     /// The producer's `sentCount` when they were taken.
-    private(set) var mark: UInt64 = 0
+    private var mark: UInt64 = 0
 
     /// Whether offsets are waiting for their outputs.
-    var isArmed: Bool { !offsets.isEmpty }
+    private var isArmed: Bool { !offsets.isEmpty }
 
-    /// Holds `offsets` until everything `producer` has sent so far is settled.
-    mutating func arm(_ offsets: [TopicPartitionOffset], producer: KafkaProducer) {
-        self.offsets = offsets
-        mark = producer.sentCount
+    /// What the periodic commit can do at this turn of the loop.
+    enum Due {
+        /// Nothing processed since the last commit.
+        case nothing
+        /// Offsets held (or a background commit still out): ask again at the next turn.
+        case waiting
+        /// These offsets' outputs are settled: commit them (handed over once).
+        case ready([TopicPartitionOffset])
     }
 
-    /// The offsets, handed over once, when every output sent before them is settled; nil while
-    /// some are not (or nothing is waiting).
-    mutating func takeIfSettled(_ producer: KafkaProducer) -> [TopicPartitionOffset]? {
-        guard isArmed, producer.settledThrough >= mark else { return nil }
+    /// Takes `offsets()` and `producer`'s `sentCount` when nothing is held and no background
+    /// commit of `consumer` is out; hands the held offsets over once every output sent before
+    /// them is settled.
+    mutating func due(consumer: KafkaConsumer, producer: KafkaProducer, offsets take: () -> [TopicPartitionOffset]) -> Due {
+        if !isArmed, consumer.commitsInFlight == 0 {
+            let taken = take()
+            if taken.isEmpty { return .nothing }
+            offsets = taken
+            mark = producer.sentCount
+        }
+        guard isArmed, producer.settledThrough >= mark else { return .waiting }
         defer { offsets = [] }
-        return offsets
+        return .ready(offsets)
     }
 
     /// Forgets the offsets of partitions this member no longer owns (another member's commits

@@ -550,9 +550,15 @@ public final class ScaleOutEngine {
             try consumer.commit(offsets)
             counters.commits += 1
         } catch {
-            logger.warning("commit failed (retried at the next interval)", metadata: ["error": "\(error)"])
+            commitFailed(error)
         }
         return true
+    }
+
+    /// A commit the coordinator (or librdkafka) refused: logged; the offsets go again at the
+    /// next interval.
+    func commitFailed(_ error: any Error) {
+        logger.warning("commit failed (retried at the next interval)", metadata: ["error": "\(error)"])
     }
 
     var inputOffsets: [TopicPartitionOffset] {
@@ -566,23 +572,22 @@ public final class ScaleOutEngine {
     /// background (outcome taken by `collectCommitResults`). False while waiting; when still
     /// waiting once `overdue` it commits synchronously, as `commitInputs`.
     func commitInputsInBackground(_ consumer: KafkaConsumer, overdue: Bool) throws -> Bool {
-        if !fence.isArmed, consumer.commitsInFlight == 0 {
-            let offsets = inputOffsets
-            if offsets.isEmpty { return true }
-            fence.arm(offsets, producer: producer)
-        }
-        if let offsets = fence.takeIfSettled(producer) {
+        switch fence.due(consumer: consumer, producer: producer, offsets: { inputOffsets }) {
+        case .nothing:
+            return true
+        case .ready(let offsets):
             if let f = producer.takeDeliveryFailures().first { throw EngineError.deliveryFailed("\(f)") }
             do {
                 try consumer.commitInBackground(offsets)
             } catch {
-                logger.warning("commit failed (retried at the next interval)", metadata: ["error": "\(error)"])
+                commitFailed(error)
             }
             return true
+        case .waiting:
+            guard overdue else { return false }
+            try commitInputs()
+            return true
         }
-        guard overdue else { return false }
-        try commitInputs()
-        return true
     }
 
     /// Outcomes of background commits: counted, or logged and retried at the next interval.
@@ -590,7 +595,7 @@ public final class ScaleOutEngine {
         guard consumer.commitsInFlight > 0 || consumer.hasCommitResults else { return }
         for result in consumer.takeCommitResults() {
             if let error = result.error {
-                logger.warning("commit failed (retried at the next interval)", metadata: ["error": "\(error)"])
+                commitFailed(error)
             } else {
                 counters.commits += 1
             }

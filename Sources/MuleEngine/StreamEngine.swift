@@ -608,12 +608,10 @@ public final class StreamEngine {
             try commitProcessed()
             return true
         }
-        if !fence.isArmed, consumer.commitsInFlight == 0 {
-            let offsets = processedOffsets(only: nil)
-            if offsets.isEmpty { return true }
-            fence.arm(offsets, producer: producer)
-        }
-        if let offsets = fence.takeIfSettled(producer) {
+        switch fence.due(consumer: consumer, producer: producer, offsets: { processedOffsets(only: nil) }) {
+        case .nothing:
+            return true
+        case .ready(let offsets):
             // A refused output stops the engine before anything past it is committed (even one
             // sent after the fence: the engine is stopping anyway, and committing less is safe).
             try throwIfDeliveryFailed()
@@ -623,11 +621,12 @@ public final class StreamEngine {
                 commitRefused(error)
             }
             return true
+        case .waiting:
+            guard overdue else { return false }
+            counters.commitsOverdue += 1
+            try commitProcessed()
+            return true
         }
-        guard overdue else { return false }
-        counters.commitsOverdue += 1
-        try commitProcessed()
-        return true
     }
 
     /// A commit the coordinator (or librdkafka) refused: counted and logged; the same offsets go
