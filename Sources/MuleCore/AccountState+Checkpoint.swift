@@ -53,7 +53,7 @@ extension Detector {
         try r.tag("STAT")
         let n = try r.count("account states", minBytes: 0)
         guard n == accounts.idCapacity else { throw .corrupt("\(n) account states for \(accounts.idCapacity) ids") }
-        states = ContiguousArray(repeating: AccountState(firstSeen: .min), count: n)
+        states = LineArray(repeating: AccountState(firstSeen: .min), count: n)
         legs = LegPool()
         cooldownEnds = [:]
         var seen = 0

@@ -1,6 +1,6 @@
 /// One side of a transfer as seen by one account: a credit (money in) or a debit (money out).
 @usableFromInline
-struct Leg: Sendable {
+struct Leg: Sendable, BitwiseCopyable {
     @usableFromInline var ts: Int64
     @usableFromInline var amount: Int64
     @usableFromInline var txHandle: UInt64
@@ -32,7 +32,7 @@ struct Leg: Sendable {
 /// log2 (0 = no chunk), and `oldestUnit` lets `LegPool.dropBefore` answer "nothing to drop"
 /// (the usual case) from the account state alone, without a cache miss into the pool.
 @usableFromInline
-struct LegRing: Sendable {
+struct LegRing: Sendable, BitwiseCopyable {
     @usableFromInline var base: Int32 = 0
     @usableFromInline var head: Int32 = 0
     @usableFromInline var legCount: Int32 = 0
@@ -79,7 +79,7 @@ struct LegRing: Sendable {
 /// and memory for the offsets.
 @usableFromInline
 struct LegPool: Sendable {
-    @usableFromInline var storage = ContiguousArray<Leg>()
+    @usableFromInline var storage = LineArray<Leg>()
     /// First free chunk by log2 of its size (-1: none); the chunk's first slot's `counterparty`
     /// is the next one's offset.
     @usableFromInline var freeHeads = InlineArray<32, Int32>(repeating: -1)
@@ -170,9 +170,9 @@ struct LegPool: Sendable {
         }
         let off = storage.count
         precondition(off + size <= Int(Int32.max), "leg pool full")
-        storage.append(contentsOf: repeatElement(
+        storage.append(repeating:
             Leg(ts: 0, amount: 0, txHandle: 0, counterparty: -1, isCredit: false, channel: .unknown,
-                ownKind: .unknown, counterpartyKind: .unknown), count: size))
+                ownKind: .unknown, counterpartyKind: .unknown), count: size)
         return off
     }
 
@@ -246,7 +246,7 @@ struct LegPool: Sendable {
 
     /// A pool holding the same legs in chunks just big enough, and `rings` pointed at them: gives
     /// back the memory of rings freed since the high-water mark (after many accounts went idle).
-    func compacted(_ rings: inout ContiguousArray<AccountState>, live: (Int) -> Bool) -> LegPool {
+    func compacted(_ rings: inout LineArray<AccountState>, live: (Int) -> Bool) -> LegPool {
         var out = LegPool()
         out.reservedSlots = reservedSlots
         out.storage.reserveCapacity(max(liveSlots, reservedSlots))
@@ -268,7 +268,7 @@ struct LegPool: Sendable {
 
 /// What the core keeps per tracked account: 64 bytes (`AccountStateLayoutTests`).
 @usableFromInline
-struct AccountState: Sendable {
+struct AccountState: Sendable, BitwiseCopyable {
     @usableFromInline var legs = LegRing()
     /// `hasCooldown`: the account raised an alert whose cool-down end is in the detector's
     /// `cooldownEnds` (rare, so it does not take 8 bytes of every account).
@@ -293,7 +293,7 @@ struct AccountState: Sendable {
 
 /// When an account last took part in a hop (`Int64.min`: never, or not since it was forgotten).
 @usableFromInline
-struct HopTimes: Sendable {
+struct HopTimes: Sendable, BitwiseCopyable {
     /// Latest hop it made or received.
     @usableFromInline var any: Int64 = .min
     /// Latest mule-style hop it received.

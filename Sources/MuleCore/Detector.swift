@@ -215,7 +215,7 @@ public struct Detector: Sendable {
     /// `ruleSetHash` of the loaded rules; every alert carries it.
     public internal(set) var ruleSet: String
     @usableFromInline var accounts = AccountTable()
-    @usableFromInline var states = ContiguousArray<AccountState>()
+    @usableFromInline var states = LineArray<AccountState>()
     @usableFromInline var legs = LegPool()
     @usableFromInline var transferIds: TransferIdLog
     @usableFromInline var dedup: DedupIndex

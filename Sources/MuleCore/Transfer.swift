@@ -1,5 +1,5 @@
 /// How a transfer was paid, as named by the event's optional `channel` field.
-public enum Channel: UInt8, Sendable, CaseIterable {
+public enum Channel: UInt8, Sendable, CaseIterable, BitwiseCopyable {
     case unknown = 0, qr, p2p, card, bank, wallet, other
 
     /// The contract's spelling, used in rule files and alerts.
@@ -22,7 +22,7 @@ public enum Channel: UInt8, Sendable, CaseIterable {
 }
 
 /// Kind of account when the payment processor knows it (`payer_kind`, `payee_kind`).
-public enum AccountKind: UInt8, Sendable, CaseIterable {
+public enum AccountKind: UInt8, Sendable, CaseIterable, BitwiseCopyable {
     case unknown = 0, personal, merchant
 
     public var name: String {

@@ -68,6 +68,65 @@ private func check(_ pool: LegPool, _ rings: [LegRing], _ model: [[(ts: Int64, t
         #expect(MemoryLayout<AccountState>.stride == 64)
     }
 
+    /// States and legs start on a cache line, so a state is one line and a leg half of one.
+    @Test func statesAndLegsStartOnACacheLine() {
+        var config = DetectorConfig()
+        config.allowedLatenessMillis = 0
+        let rule = Rule(id: "count", version: "1", windowMillis: 10 * minute, cooldownMillis: 0, trigger: .debit,
+                        conditions: .all([.metric(.distinctPayers, Bound(min: 5))]))
+        var s = SceneBuilder(rules: [rule], config: config)
+        for k in 0..<300 { s.pay("p\(k % 37)", "q\(k % 41)", "1", at: t0 + Int64(k) * 1000) }
+        let d = s.driver.detector
+        #expect(d.trackedAccounts == 78)
+        let statesBase = d.states.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let legsBase = d.legs.storage.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        #expect(statesBase != 0 && statesBase % 64 == 0)
+        #expect(legsBase != 0 && legsBase % 64 == 0)
+        #expect(MemoryLayout<Leg>.stride == 32)
+    }
+
+    /// `LineArray` against `ContiguousArray` under seeded appends, writes, reserves and copies:
+    /// same elements, copies independent (copy on write), storage always line-aligned.
+    @Test func lineArrayBehavesLikeAnArrayAndStaysAligned() {
+        var rng = Mix(state: 7)
+        var a = LineArray<Int64>(), model = ContiguousArray<Int64>()
+        var snapshots: [(LineArray<Int64>, ContiguousArray<Int64>)] = []
+        for step in 0..<5_000 {
+            switch rng.next() % 8 {
+            case 0, 1, 2:
+                let v = Int64(bitPattern: rng.next())
+                a.append(v); model.append(v)
+            case 3:
+                let n = Int(rng.next() % 40), v = Int64(step)
+                a.append(repeating: v, count: n); model.append(contentsOf: repeatElement(v, count: n))
+            case 4 where !model.isEmpty:
+                let i = Int(rng.next() % UInt64(model.count)), v = Int64(-step)
+                a[i] = v; model[i] = v
+            case 5 where !model.isEmpty:
+                let i = Int(rng.next() % UInt64(model.count))
+                a[i] += 3; model[i] += 3
+            case 6:
+                a.reserveCapacity(model.count + Int(rng.next() % 100))
+                #expect(a.capacity >= model.count)
+            default:
+                if snapshots.count < 20 { snapshots.append((a, model)) }
+            }
+            #expect(a.count == model.count)
+            if a.capacity > 0 { #expect(a.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } % 64 == 0) }
+        }
+        #expect(a.withUnsafeBufferPointer { Array($0) } == Array(model))
+        #expect(a.indices.map { a[$0] } == Array(model))
+        for (copy, expected) in snapshots {
+            #expect(copy.withUnsafeBufferPointer { Array($0) } == Array(expected), "a copy changed when the original did")
+        }
+        var b = a
+        b.withUnsafeMutableBufferPointer { $0[0] = 42 }
+        #expect(a[0] == model[0] && b[0] == 42)
+        let filled = LineArray(repeating: Int32(5), count: 33)
+        #expect(filled.count == 33 && filled.indices.allSatisfy { filled[$0] == 5 })
+        #expect(LineArray<Int32>().isEmpty && LineArray<Int32>().withUnsafeBufferPointer { $0.isEmpty })
+    }
+
     @Test func oldestBoundIsAFloorAndSaturates() {
         for ts: Int64 in [0, 1, 1023, 1024, 1025, -1, -1024, -1025, t0, t0 + 999] {
             let u = LegRing.unit(ts)
@@ -115,13 +174,14 @@ private func check(_ pool: LegPool, _ rings: [LegRing], _ model: [[(ts: Int64, t
                 model[r] = []
             default:
                 if step % 7 == 0 {
-                    var states = ContiguousArray(rings.map { ring -> AccountState in
+                    var states = LineArray<AccountState>()
+                    for ring in rings {
                         var s = AccountState(firstSeen: 0)
                         s.legs = ring
-                        return s
-                    })
+                        states.append(s)
+                    }
                     pool = pool.compacted(&states) { _ in true }
-                    rings = states.map(\.legs)
+                    rings = states.indices.map { states[$0].legs }
                 }
             }
             if step % 50 == 0 { check(pool, rings, model) }

@@ -97,7 +97,7 @@ import Testing
 
     @Test func theLegPoolIsNotCompactedWithinItsReservedRoom() {
         var pool = LegPool()
-        pool.storage = ContiguousArray(repeating: Leg(ts: 0, amount: 0, txHandle: 0, counterparty: -1, isCredit: false, channel: .unknown,
+        pool.storage = LineArray(repeating: Leg(ts: 0, amount: 0, txHandle: 0, counterparty: -1, isCredit: false, channel: .unknown,
                                                       ownKind: .unknown, counterpartyKind: .unknown), count: 1 << 16)
         pool.liveSlots = 100
         #expect(pool.isSparse)

@@ -1,11 +1,19 @@
 // Replays a simulated stream through the detection core with the shipped rules and prints
 // events/s (ContinuousClock), alert count and an alert fingerprint. Also the profiling target:
 //   swift build -c release --product replay && valgrind --tool=callgrind .build/release/replay 100000 1
-// Arguments: [events=500000] [rounds=5] [accounts=events/10]
+// Arguments: [events=500000] [rounds=5] [accounts=events/10] [--rules ID,ID…] (only these of
+// the shipped rules: what each rule costs)
 import BenchSupport
 import MuleCore
 
-let args = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+var argv = Array(CommandLine.arguments.dropFirst())
+var onlyRules: Set<String>?
+if let i = argv.firstIndex(of: "--rules") {
+    guard i + 1 < argv.count else { fatalError("--rules takes a comma-separated list of rule ids") }
+    onlyRules = Set(argv[i + 1].split(separator: ",").map(String.init))
+    argv.removeSubrange(i...(i + 1))
+}
+let args = argv.compactMap { Int($0) }
 let events = args.count > 0 ? args[0] : 500_000
 let rounds = args.count > 1 ? args[1] : 5
 let accounts = args.count > 2 ? args[2] : max(200, events / 10)
@@ -13,7 +21,8 @@ let accounts = args.count > 2 ? args[2] : max(200, events / 10)
 let clock = ContinuousClock()
 var t0 = clock.now
 let stream = SimulatedStream(accounts: accounts, events: events)
-let rules = shippedRules()
+let rules = shippedRules().filter { onlyRules?.contains($0.id) ?? true }
+if let onlyRules, rules.count != onlyRules.count { fatalError("--rules: not all of \(onlyRules.sorted()) are shipped rules") }
 print("generated \(stream.count) events over \(accounts) accounts in \(clock.now - t0)")
 
 t0 = clock.now

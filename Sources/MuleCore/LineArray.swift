@@ -1,0 +1,127 @@
+/// A growable array of plain values whose first element starts on a 64-byte cache-line
+/// boundary, with value semantics (copy on write, like `ContiguousArray`).
+///
+/// Why: `ContiguousArray` puts its elements 32 bytes after a heap block that malloc aligns to
+/// 16 bytes, so a 64-byte `AccountState` nearly always straddles two cache lines and half of the
+/// 32-byte `Leg`s do: every state touched cost two line loads where one would do. Swift cannot
+/// over-align a struct (nor import an over-aligned C one), so the alignment is in the storage.
+///
+/// Only what the detector needs: indexed access (bounds-checked), append, reserve and the
+/// buffer-pointer accessors.
+@usableFromInline
+struct LineArray<Element: BitwiseCopyable>: @unchecked Sendable {
+    /// The bytes every element array starts on.
+    @usableFromInline static var lineBytes: Int { 64 }
+
+    /// The block the elements live in; it owns the memory, the array value says how many of
+    /// its elements are there (the base pointer is kept in the value too, so reading an
+    /// element does not go through the block).
+    @usableFromInline
+    final class Block {
+        @usableFromInline let base: UnsafeMutablePointer<Element>?
+        @usableFromInline let capacity: Int
+
+        @usableFromInline
+        init(capacity: Int) {
+            self.capacity = capacity
+            if capacity == 0 {
+                base = nil
+            } else {
+                let raw = UnsafeMutableRawPointer.allocate(
+                    byteCount: capacity * MemoryLayout<Element>.stride, alignment: LineArray.lineBytes)
+                base = raw.bindMemory(to: Element.self, capacity: capacity)
+            }
+        }
+
+        deinit { base.map { UnsafeMutableRawPointer($0).deallocate() } }
+    }
+
+    @usableFromInline var block: Block
+    @usableFromInline var base: UnsafeMutablePointer<Element>?
+    @usableFromInline var count: Int
+
+    @inlinable init() {
+        block = Block(capacity: 0)
+        base = nil
+        count = 0
+    }
+
+    @inlinable init(repeating value: Element, count: Int) {
+        block = Block(capacity: count)
+        base = block.base
+        if count > 0 { base!.initialize(repeating: value, count: count) }
+        self.count = count
+    }
+
+    @inlinable var capacity: Int { block.capacity }
+    @inlinable var isEmpty: Bool { count == 0 }
+    @inlinable var indices: Range<Int> { 0..<count }
+
+    @inlinable
+    subscript(i: Int) -> Element {
+        @inline(__always) get {
+            precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "LineArray index out of range")
+            return base.unsafelyUnwrapped[i]
+        }
+        @inline(__always) _modify {
+            precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "LineArray index out of range")
+            makeUnique(minimumCapacity: 0)
+            yield &base.unsafelyUnwrapped[i]
+        }
+    }
+
+    /// Room for `n` elements without moving (rounded up to a whole number of lines).
+    @inlinable
+    mutating func reserveCapacity(_ n: Int) {
+        if n > capacity || !isKnownUniquelyReferenced(&block) { reallocate(minimumCapacity: n, exactly: true) }
+    }
+
+    @inlinable
+    mutating func append(_ value: Element) {
+        makeUnique(minimumCapacity: count + 1)
+        (base.unsafelyUnwrapped + count).initialize(to: value)
+        count += 1
+    }
+
+    /// Appends `count` copies of `value`.
+    @inlinable
+    mutating func append(repeating value: Element, count added: Int) {
+        guard added > 0 else { return }
+        makeUnique(minimumCapacity: count + added)
+        (base.unsafelyUnwrapped + count).initialize(repeating: value, count: added)
+        count += added
+    }
+
+    @inlinable
+    func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Element>) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    @inlinable
+    mutating func withUnsafeMutableBufferPointer<R, E: Error>(
+        _ body: (UnsafeMutableBufferPointer<Element>) throws(E) -> R
+    ) throws(E) -> R {
+        makeUnique(minimumCapacity: 0)
+        return try body(UnsafeMutableBufferPointer(start: base, count: count))
+    }
+
+    /// Makes the block this value's own, with room for at least `minimumCapacity` elements:
+    /// copied when shared, moved into a larger block (doubling, unless `exactly`) when too small.
+    @inlinable @inline(__always)
+    mutating func makeUnique(minimumCapacity: Int, exactly: Bool = false) {
+        if minimumCapacity <= block.capacity && isKnownUniquelyReferenced(&block) { return }
+        reallocate(minimumCapacity: minimumCapacity, exactly: exactly)
+    }
+
+    @usableFromInline @inline(never)
+    mutating func reallocate(minimumCapacity: Int, exactly: Bool) {
+        var capacity = max(minimumCapacity, block.capacity)
+        if !exactly && minimumCapacity > block.capacity { capacity = max(capacity, block.capacity * 2, 16) }
+        let perLine = max(1, LineArray.lineBytes / MemoryLayout<Element>.stride)
+        capacity = (capacity + perLine - 1) / perLine * perLine
+        let fresh = Block(capacity: capacity)
+        if count > 0 { fresh.base!.initialize(from: base!, count: count) }
+        block = fresh
+        base = fresh.base
+    }
+}
