@@ -20,20 +20,29 @@ struct LineArray<Element: BitwiseCopyable>: @unchecked Sendable {
     final class Block {
         @usableFromInline let base: UnsafeMutablePointer<Element>?
         @usableFromInline let capacity: Int
+        /// What was allocated: a line more than asked for, `base` the first line boundary in it.
+        /// Not an aligned allocation: with one (`aligned_alloc`) the idle-account benchmark's RSS
+        /// was 143 B per account against 134 B; allocated like this it measures 134 B, as with
+        /// `ContiguousArray` (`state-bytes 1000000 2 0 --idle`).
+        let allocation: UnsafeMutableRawPointer?
 
         @usableFromInline
         init(capacity: Int) {
             self.capacity = capacity
             if capacity == 0 {
                 base = nil
+                allocation = nil
             } else {
+                let line = LineArray.lineBytes
                 let raw = UnsafeMutableRawPointer.allocate(
-                    byteCount: capacity * MemoryLayout<Element>.stride, alignment: LineArray.lineBytes)
-                base = raw.bindMemory(to: Element.self, capacity: capacity)
+                    byteCount: capacity * MemoryLayout<Element>.stride + line, alignment: MemoryLayout<Element>.alignment)
+                allocation = raw
+                let aligned = (UInt(bitPattern: raw) + UInt(line) - 1) & ~UInt(line - 1)
+                base = UnsafeMutableRawPointer(bitPattern: aligned)!.bindMemory(to: Element.self, capacity: capacity)
             }
         }
 
-        deinit { base.map { UnsafeMutableRawPointer($0).deallocate() } }
+        deinit { allocation?.deallocate() }
     }
 
     @usableFromInline var block: Block
