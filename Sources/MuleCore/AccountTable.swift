@@ -15,14 +15,14 @@ import CMulePrefetch
 /// (a free span's `offset` names the next free id): taking or giving back an id writes `spans`
 /// only, where separate arrays for homes and free ids had cost a uniqueness check each.
 public struct AccountTable: Sendable {
-    @usableFromInline var slots: [UInt32]  // 0 = empty
+    @usableFromInline var slots: LineArray<UInt32>  // 0 = empty
     @usableFromInline var slotMask: Int
     @usableFromInline var idBits: UInt32 = 16
     /// Name bytes; only the first `arenaUsed` are in use (the rest is spare capacity, allocated
     /// but never read), so appending a name is one copy, not a generic `append(contentsOf:)`.
     @usableFromInline var arena: [UInt8] = []
     @usableFromInline var arenaUsed = 0
-    @usableFromInline var spans: [NameSpan] = []
+    @usableFromInline var spans = LineArray<NameSpan>()
     /// Most recently freed id (-1: none); see `NameSpan.offset`.
     @usableFromInline var freeHead: Int32 = -1
     @usableFromInline var liveCount = 0
@@ -33,7 +33,7 @@ public struct AccountTable: Sendable {
     /// Where an id's name sits in the arena and its home; `length == NameSpan.free` marks a free
     /// id, whose `offset` is then the next free id (`UInt32.max`: none).
     @usableFromInline
-    struct NameSpan: Sendable {
+    struct NameSpan: Sendable, BitwiseCopyable {
         @usableFromInline var offset: UInt32
         @usableFromInline var length: UInt32
         /// Low 32 bits of the name's hash.
@@ -50,7 +50,7 @@ public struct AccountTable: Sendable {
     public init(initialCapacity: Int = 1024) {
         var cap = 16
         while cap < initialCapacity * 2 { cap <<= 1 }
-        slots = Array(repeating: 0, count: cap)
+        slots = LineArray(repeating: 0, count: cap)
         slotMask = cap - 1
     }
 
@@ -256,7 +256,7 @@ public struct AccountTable: Sendable {
     /// Lays the slots out again at `cap` (a power of two, above the live count).
     mutating func rehash(to cap: Int) {
         let old = slots
-        slots = Array(repeating: 0, count: cap)
+        slots = LineArray(repeating: 0, count: cap)
         slotMask = cap - 1
         let mask = slotMask
         let idMask: UInt32 = 1 &<< idBits &- 1
@@ -297,7 +297,7 @@ public struct AccountTable: Sendable {
     mutating func compact() {
         let cap = max(1024, (arenaUsed - garbageBytes) * 2)
         var moved = spans
-        spans = []  // `moved` is the only reference: rewritten in place
+        spans = LineArray()  // `moved` is the only reference: rewritten in place
         var used = 0
         arena = arena.withUnsafeBytes { old in
             [UInt8](unsafeUninitializedCapacity: cap) { buf, initialized in

@@ -9,12 +9,12 @@ import CMulePrefetch
 /// behind `watermark - horizon`; `maxEntries` bounds memory (the oldest are forgotten early,
 /// and counted).
 public struct DedupIndex: Sendable {
-    @usableFromInline var slots: [UInt64]  // 0 = empty (a real hash of 0 is stored as 1)
+    @usableFromInline var slots: LineArray<UInt64>  // 0 = empty (a real hash of 0 is stored as 1)
     @usableFromInline var mask: Int
     @usableFromInline var liveCount = 0
     // FIFO of (event time, hash) in arrival order: a ring whose size is a power of two (a mask,
     // not a division, per step), one 16-byte entry per id (one cache line touched, not two).
-    @usableFromInline var fifo: [Entry]
+    @usableFromInline var fifo: LineArray<Entry>
     @usableFromInline var fifoHead = 0
     @usableFromInline var fifoCount = 0
     public let maxEntries: Int
@@ -22,7 +22,7 @@ public struct DedupIndex: Sendable {
     public internal(set) var forcedExpiries: UInt64 = 0
 
     @usableFromInline
-    struct Entry: Sendable {
+    struct Entry: Sendable, BitwiseCopyable {
         @usableFromInline var ts: Int64
         @usableFromInline var hash: UInt64
 
@@ -36,9 +36,9 @@ public struct DedupIndex: Sendable {
         self.maxEntries = max(16, maxEntries)
         var cap = 16
         while cap < initialCapacity * 2 { cap <<= 1 }
-        slots = Array(repeating: 0, count: cap)
+        slots = LineArray(repeating: 0, count: cap)
         mask = cap - 1
-        fifo = Array(repeating: Entry(ts: 0, hash: 0), count: cap / 2)
+        fifo = LineArray(repeating: Entry(ts: 0, hash: 0), count: cap / 2)
     }
 
     public var count: Int { liveCount }
@@ -123,14 +123,15 @@ public struct DedupIndex: Sendable {
     mutating func growFifo() {
         let n = fifo.count
         let head = fifoHead
-        fifo = fifo.withUnsafeBufferPointer { src in
-            [Entry](unsafeUninitializedCapacity: n * 2) { dst, initialized in
+        var grown = LineArray<Entry>(unsafeUninitializedCount: n * 2)
+        fifo.withUnsafeBufferPointer { src in
+            grown.withUnsafeMutableBufferPointer { dst in
                 let first = n - head
-                dst.baseAddress!.initialize(from: src.baseAddress! + head, count: first)
-                (dst.baseAddress! + first).initialize(from: src.baseAddress!, count: head)
-                initialized = n * 2
+                dst.baseAddress!.update(from: src.baseAddress! + head, count: first)
+                (dst.baseAddress! + first).update(from: src.baseAddress!, count: head)
             }
         }
+        fifo = grown
         fifoHead = 0
     }
 
@@ -175,14 +176,16 @@ public struct DedupIndex: Sendable {
 
     mutating func rehash(to cap: Int) {
         let old = slots
-        slots = Array(repeating: 0, count: cap)
+        slots = LineArray(repeating: 0, count: cap)
         mask = slots.count - 1
         let m = mask
-        slots.withUnsafeMutableBufferPointer { sl in
-            for h in old where h != 0 {
-                var s = Int(truncatingIfNeeded: h) & m
-                while sl[s] != 0 { s = (s &+ 1) & m }
-                sl[s] = h
+        old.withUnsafeBufferPointer { old in
+            slots.withUnsafeMutableBufferPointer { sl in
+                for h in old where h != 0 {
+                    var s = Int(truncatingIfNeeded: h) & m
+                    while sl[s] != 0 { s = (s &+ 1) & m }
+                    sl[s] = h
+                }
             }
         }
     }

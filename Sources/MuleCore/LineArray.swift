@@ -1,10 +1,17 @@
+import CMulePrefetch
+
 /// A growable array of plain values whose first element starts on a 64-byte cache-line
 /// boundary, with value semantics (copy on write, like `ContiguousArray`).
 ///
 /// Why: `ContiguousArray` puts its elements 32 bytes after a heap block that malloc aligns to
-/// 16 bytes, so a 64-byte `AccountState` nearly always straddles two cache lines and half of the
+/// 16 bytes (for a large block: 16 bytes past a page), so a 64-byte `AccountState` usually straddles two cache lines and half of the
 /// 32-byte `Leg`s do: every state touched cost two line loads where one would do. Swift cannot
 /// over-align a struct (nor import an over-aligned C one), so the alignment is in the storage.
+///
+/// Blocks of `hugeBlockBytes` or more are mapped on their own, 2 MiB-aligned and advised for
+/// transparent huge pages (`MuleHugeBlock.h`): the detector reads them at random, and with 4 KiB
+/// pages a large population's reads miss the TLB as well as the caches. Unmapped when given back,
+/// so a grown-out block does not stay resident in the heap.
 ///
 /// Only what the detector needs: indexed access (bounds-checked), append, reserve and the
 /// buffer-pointer accessors.
@@ -20,30 +27,49 @@ struct LineArray<Element: BitwiseCopyable>: @unchecked Sendable {
     final class Block {
         @usableFromInline let base: UnsafeMutablePointer<Element>?
         @usableFromInline let capacity: Int
-        /// What was allocated: a line more than asked for, `base` the first line boundary in it.
+        /// What was allocated: a line more than asked for, `base` the first line boundary in it
+        /// (nil for an empty block or one mapped for huge pages).
         /// Not an aligned allocation: with one (`aligned_alloc`) the idle-account benchmark's RSS
         /// was 143 B per account against 134 B; allocated like this it measures 134 B, as with
         /// `ContiguousArray` (`state-bytes 1000000 2 0 --idle`).
         let allocation: UnsafeMutableRawPointer?
+        /// Bytes mapped for huge pages (0: allocated from the heap).
+        let mappedBytes: Int
 
         @usableFromInline
         init(capacity: Int) {
             self.capacity = capacity
+            let bytes = capacity * MemoryLayout<Element>.stride
             if capacity == 0 {
                 base = nil
                 allocation = nil
+                mappedBytes = 0
+            } else if bytes >= LineArray.hugeBlockBytes, let block = mule_huge_block_alloc(bytes) {
+                base = block.bindMemory(to: Element.self, capacity: capacity)
+                allocation = nil
+                mappedBytes = bytes
             } else {
                 let line = LineArray.lineBytes
                 let raw = UnsafeMutableRawPointer.allocate(
-                    byteCount: capacity * MemoryLayout<Element>.stride + line, alignment: MemoryLayout<Element>.alignment)
+                    byteCount: bytes + line, alignment: MemoryLayout<Element>.alignment)
                 allocation = raw
+                mappedBytes = 0
                 let aligned = (UInt(bitPattern: raw) + UInt(line) - 1) & ~UInt(line - 1)
                 base = UnsafeMutableRawPointer(bitPattern: aligned)!.bindMemory(to: Element.self, capacity: capacity)
             }
         }
 
-        deinit { allocation?.deallocate() }
+        deinit {
+            if mappedBytes > 0 {
+                mule_huge_block_free(base, mappedBytes)
+            } else {
+                allocation?.deallocate()
+            }
+        }
     }
+
+    /// Blocks of at least this many bytes (one huge page) are mapped for huge pages.
+    @usableFromInline static var hugeBlockBytes: Int { 2 << 20 }
 
     @usableFromInline var block: Block
     @usableFromInline var base: UnsafeMutablePointer<Element>?
@@ -59,6 +85,14 @@ struct LineArray<Element: BitwiseCopyable>: @unchecked Sendable {
         block = Block(capacity: count)
         base = block.base
         if count > 0 { base!.initialize(repeating: value, count: count) }
+        self.count = count
+    }
+
+    /// `count` elements whose values are whatever the memory held: for a buffer every element
+    /// of which is written before it is read.
+    @inlinable init(unsafeUninitializedCount count: Int) {
+        block = Block(capacity: count)
+        base = block.base
         self.count = count
     }
 
@@ -124,13 +158,18 @@ struct LineArray<Element: BitwiseCopyable>: @unchecked Sendable {
 
     @usableFromInline @inline(never)
     mutating func reallocate(minimumCapacity: Int, exactly: Bool) {
-        var capacity = max(minimumCapacity, block.capacity)
-        if !exactly && minimumCapacity > block.capacity { capacity = max(capacity, block.capacity * 2, 16) }
-        let perLine = max(1, LineArray.lineBytes / MemoryLayout<Element>.stride)
+        var capacity = Swift.max(minimumCapacity, block.capacity)
+        if !exactly && minimumCapacity > block.capacity { capacity = Swift.max(capacity, block.capacity * 2, 16) }
+        let perLine = Swift.max(1, LineArray.lineBytes / MemoryLayout<Element>.stride)
         capacity = (capacity + perLine - 1) / perLine * perLine
         let fresh = Block(capacity: capacity)
         if count > 0 { fresh.base!.initialize(from: base!, count: count) }
         block = fresh
         base = fresh.base
     }
+}
+
+extension LineArray: RandomAccessCollection {
+    @inlinable var startIndex: Int { 0 }
+    @inlinable var endIndex: Int { count }
 }

@@ -122,6 +122,21 @@ private func check(_ pool: LegPool, _ rings: [LegRing], _ model: [[(ts: Int64, t
         var b = a
         b.withUnsafeMutableBufferPointer { $0[0] = 42 }
         #expect(a[0] == model[0] && b[0] == 42)
+        // Past `hugeBlockBytes` the block is mapped for huge pages: the same behaviour, freed by
+        // unmapping (a copy taken on the way keeps its own block).
+        var big = LineArray<Int64>()
+        var early = big
+        for k in 0..<400_000 {
+            big.append(Int64(k))
+            if k == 1_000 { early = big }
+        }
+        #expect(big.capacity * 8 >= LineArray<Int64>.hugeBlockBytes)
+        #expect(big.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } % 64 == 0)
+        #expect(big.indices.allSatisfy { big[$0] == Int64($0) })
+        #expect(early.count == 1_001 && early[1_000] == 1_000)
+        var bigCopy = big
+        bigCopy[399_999] = -1
+        #expect(big[399_999] == 399_999 && bigCopy[399_999] == -1)
         let filled = LineArray(repeating: Int32(5), count: 33)
         #expect(filled.count == 33 && filled.indices.allSatisfy { filled[$0] == 5 })
         #expect(LineArray<Int32>().isEmpty && LineArray<Int32>().withUnsafeBufferPointer { $0.isEmpty })
