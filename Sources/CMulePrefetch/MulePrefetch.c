@@ -1,2 +1,3 @@
-// Everything is `static inline` in include/MulePrefetch.h; SwiftPM wants one source file per C target.
+// Everything is `static inline` in the headers of include/ (prefetch hints, huge-page blocks);
+// SwiftPM wants one source file per C target.
 #include "MulePrefetch.h"

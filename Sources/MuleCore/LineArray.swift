@@ -16,7 +16,7 @@ import CMulePrefetch
 /// Only what the detector needs: indexed access (bounds-checked), append, reserve and the
 /// buffer-pointer accessors.
 @usableFromInline
-struct LineArray<Element: BitwiseCopyable>: @unchecked Sendable {
+struct LineArray<Element: BitwiseCopyable> {
     /// The bytes every element array starts on.
     @usableFromInline static var lineBytes: Int { 64 }
 
@@ -173,3 +173,7 @@ extension LineArray: RandomAccessCollection {
     @inlinable var startIndex: Int { 0 }
     @inlinable var endIndex: Int { count }
 }
+
+// Copy on write like `Array`: a value shared between threads is only read; the first write to
+// a shared block copies it.
+extension LineArray: @unchecked Sendable where Element: Sendable {}
