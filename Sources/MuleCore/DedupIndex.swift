@@ -179,13 +179,11 @@ public struct DedupIndex: Sendable {
         slots = LineArray(repeating: 0, count: cap)
         mask = slots.count - 1
         let m = mask
-        old.withUnsafeBufferPointer { old in
-            slots.withUnsafeMutableBufferPointer { sl in
-                for h in old where h != 0 {
-                    var s = Int(truncatingIfNeeded: h) & m
-                    while sl[s] != 0 { s = (s &+ 1) & m }
-                    sl[s] = h
-                }
+        slots.withUnsafeMutableBufferPointer { sl in
+            for h in old where h != 0 {
+                var s = Int(truncatingIfNeeded: h) & m
+                while sl[s] != 0 { s = (s &+ 1) & m }
+                sl[s] = h
             }
         }
     }

@@ -39,7 +39,7 @@ struct WindowScan: Sendable {
     // The window being described, kept for the deferred matching pass.
     // Only between `run` and `releaseLegs` (a reference kept longer would make the detector's
     // next append copy the whole pool).
-    var legStorage: LineArray<Leg>?
+    var legStorage = LineArray<Leg>()
     var ring = LegRing()
     var start = 0
     var credits = LegFilterBits(.any)
@@ -167,7 +167,7 @@ struct WindowScan: Sendable {
         self.seen = []
         var creditTimes = self.creditTimes
         self.creditTimes = []
-        withLegs { buf in
+        legStorage.withUnsafeBufferPointer { buf in
             seen.withUnsafeMutableBufferPointer { set in
                 /// Adds `key` (32 bits); true if it was not there yet in this scan.
                 @inline(__always) func insert(_ key: UInt64) -> Bool {
@@ -201,18 +201,11 @@ struct WindowScan: Sendable {
         self.distinctPayees = distinctPayees
     }
 
-    /// The legs of the window being described (none outside `run` … `releaseLegs`).
-    @inline(__always)
-    func withLegs<R>(_ body: (UnsafeBufferPointer<Leg>) -> R) -> R {
-        guard let legStorage else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
-        return legStorage.withUnsafeBufferPointer(body)
-    }
-
     /// Drops the scan's reference to the leg pool (the detector is about to append to it).
     @usableFromInline
     mutating func releaseLegs() {
         // Most evaluations never took the reference (the counting pass reads the pool in place).
-        if legStorage != nil { legStorage = nil }
+        if legStorage.capacity > 0 { legStorage = LineArray() }
         ring = LegRing()
     }
 
@@ -250,7 +243,7 @@ struct WindowScan: Sendable {
         let ring = self.ring, start = self.start
         var matched: Int64 = 0
         var pieces = 0
-        withLegs { buf in
+        legStorage.withUnsafeBufferPointer { buf in
             fifoTs.withUnsafeMutableBufferPointer { fts in
                 fifoLeft.withUnsafeMutableBufferPointer { fleft in
                     dwell.withUnsafeMutableBufferPointer { dw in
