@@ -196,7 +196,7 @@ private func check(_ pool: LegPool, _ rings: [LegRing], _ model: [[(ts: Int64, t
                         states.append(s)
                     }
                     pool = pool.compacted(&states) { _ in true }
-                    rings = states.indices.map { states[$0].legs }
+                    rings = states.map(\.legs)
                 }
             }
             if step % 50 == 0 { check(pool, rings, model) }
